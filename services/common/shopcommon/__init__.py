@@ -1,0 +1,1 @@
+"""Pieces both shop services share: JSON logging and gunicorn settings."""

@@ -1,0 +1,80 @@
+"""JSON-lines logging on stdout, with request lines and Datadog trace ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+
+from flask import Flask, g, request
+
+# Attributes ddtrace's log injection puts on every record while a span is active.
+_DD_ATTRIBUTES = ("dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version")
+_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, service, version, message and extras."""
+
+    def __init__(self, service: str, version: str) -> None:
+        super().__init__()
+        self.service = service
+        self.version = version
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": self.service,
+            "version": self.version,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        for key in _DD_ATTRIBUTES:
+            value = getattr(record, key, None)
+            if value not in (None, "", "0"):
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(service: str, version: str, level: str = "INFO") -> None:
+    """Send every log record to stdout as JSON lines."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service, version))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def install_request_logging(app: Flask, logger_name: str = "request") -> None:
+    """Log one line per request: method, path, status and duration in ms."""
+    logger = logging.getLogger(logger_name)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        started = g.get("request_started")
+        duration_ms = (time.perf_counter() - started) * 1000 if started is not None else None
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
+            },
+        )
+        return response

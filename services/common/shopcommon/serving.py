@@ -1,0 +1,42 @@
+"""Gunicorn settings read from the environment, shared by both services."""
+
+from __future__ import annotations
+
+import os
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r}: not a whole number") from None
+    if value <= 0:
+        raise SystemExit(f"{name}={raw!r}: must be positive")
+    return value
+
+
+def gunicorn_settings(default_port: int) -> dict:
+    """Settings for a gunicorn.conf.py: bind, workers and timeouts.
+
+    No `preload_app`: ddtrace-run must patch the app after each worker forks.
+    """
+    port = _int_env("PORT", default_port)
+    if port > 65535:
+        raise SystemExit(f"PORT={port}: outside 1..65535")
+    return {
+        "bind": f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{port}",
+        "workers": _int_env("WEB_CONCURRENCY", 2),
+        "worker_class": "gthread",
+        "threads": _int_env("GUNICORN_THREADS", 4),
+        "timeout": _int_env("GUNICORN_TIMEOUT", 30),
+        # SIGTERM lets in-flight requests finish for this long.
+        "graceful_timeout": _int_env("GUNICORN_GRACEFUL_TIMEOUT", 10),
+        "keepalive": 5,
+        # The apps write their own JSON access lines; gunicorn's would duplicate them.
+        "accesslog": None,
+        "errorlog": "-",
+        "preload_app": False,
+    }

@@ -1,0 +1,115 @@
+"""Start the shop's services as real gunicorn processes on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES = REPO_ROOT / "services"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0, process: Optional[subprocess.Popen] = None) -> None:
+    """Poll url until it answers 2xx; fail early if process exits."""
+    deadline = time.monotonic() + timeout
+    last_error: object = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if 200 <= response.status < 300:
+                    return
+        except (urllib.error.URLError, OSError) as error:
+            last_error = error
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s: {last_error}")
+
+
+class ServiceProcess:
+    """A running gunicorn (optionally under ddtrace-run) and its captured output."""
+
+    def __init__(self, name: str, port: int, process: subprocess.Popen, log_path: Path) -> None:
+        self.name = name
+        self.port = port
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@contextmanager
+def run_service(
+    name: str,
+    env: Optional[dict] = None,
+    port: Optional[int] = None,
+    traced: bool = False,
+    ready_path: str = "/healthz",
+) -> Iterator[ServiceProcess]:
+    """Run services/<name> with its gunicorn.conf.py on 127.0.0.1 until the block ends."""
+    port = port or free_port()
+    command = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
+    if traced:
+        command = [str(VENV_BIN / "ddtrace-run"), *command]
+    full_env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "DD_TRACE_ENABLED": "false",
+        "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+        **(env or {}),
+    }
+    log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        command,
+        cwd=SERVICES / name,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    service = ServiceProcess(name, port, process, Path(log_file.name))
+    try:
+        wait_for_http(f"{service.url}{ready_path}", process=process)
+        yield service
+    except BaseException:
+        sys.stderr.write(f"--- {name} output ---\n{service.output()}\n")
+        raise
+    finally:
+        service.stop()
+        log_file.close()
