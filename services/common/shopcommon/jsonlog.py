@@ -7,8 +7,9 @@ import logging
 import sys
 import time
 from datetime import datetime, timezone
+from typing import Callable, Optional
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 # Attributes ddtrace's log injection puts on every record while a span is active.
 _DD_ATTRIBUTES = ("dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version")
@@ -33,10 +34,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _STANDARD_ATTRIBUTES and key not in _DD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
         for key in _DD_ATTRIBUTES:
             value = getattr(record, key, None)
+            # Outside a span ddtrace injects "0" and "": leave those out.
             if value not in (None, "", "0"):
                 entry[key] = value
         if record.exc_info:
@@ -53,8 +55,16 @@ def configure_logging(service: str, version: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
-def install_request_logging(app: Flask, logger_name: str = "request") -> None:
-    """Log one line per request: method, path, status and duration in ms."""
+def install_request_logging(
+    app: Flask,
+    logger_name: str = "request",
+    extra_fields: Optional[Callable[[], dict]] = None,
+) -> None:
+    """Log one line per request: method, path, status and duration in ms.
+
+    extra_fields, if given, is called inside the request and its dict is added to the line
+    (a service's own fields, such as the ads service's page_source and request_id).
+    """
     logger = logging.getLogger(logger_name)
 
     @app.before_request
@@ -62,19 +72,16 @@ def install_request_logging(app: Flask, logger_name: str = "request") -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def _log_request(response):
+    def _log_request(response: Response) -> Response:
         started = g.get("request_started")
         duration_ms = (time.perf_counter() - started) * 1000 if started is not None else None
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
-            },
-        )
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
+        }
+        if extra_fields is not None:
+            fields.update(extra_fields())
+        logger.info("%s %s %s", request.method, request.path, response.status_code, extra=fields)
         return response

@@ -39,4 +39,7 @@ def gunicorn_settings(default_port: int) -> dict:
         "accesslog": None,
         "errorlog": "-",
         "preload_app": False,
+        # gunicorn 27's control socket lives in $HOME; side-by-side servers would fight over
+        # it, and a read-only root filesystem cannot hold it. The shop does not use it.
+        "control_socket_disable": True,
     }
