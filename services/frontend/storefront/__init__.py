@@ -1,0 +1,92 @@
+"""The storefront: a Flask app factory wiring config, logging, CSRF, blueprints and errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+from shopcommon.jsonlog import configure_logging, install_request_logging
+
+from . import config as settings
+from .ads.client import AdsClient
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Build the storefront. `config` overrides settings read from the environment.
+
+    Raises storefront.config.ConfigError for unusable ADS_* settings.
+    """
+    configure_logging("frontend", os.environ.get("DD_VERSION") or "1.0", os.environ.get("LOG_LEVEL", "INFO"))
+    app = Flask(__name__)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Forms are tiny; anything bigger is not a real shopper.
+        MAX_CONTENT_LENGTH=16 * 1024,
+        MAX_FORM_MEMORY_SIZE=16 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(settings.from_env())
+    app.config.update(config or {})
+    # Debug mode exposes an interactive console: never on, whatever the config says.
+    app.config["DEBUG"] = False
+    app.debug = False
+    if not app.config.get("SECRET_KEY"):
+        # gunicorn.conf.py sets one for all workers; this covers tests and `flask run`.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        log.warning("SECRET_KEY is not set: generated one; sessions end when this process stops")
+
+    ads_settings = settings.ads_settings(app.config)
+    app.extensions["ads_client"] = AdsClient(ads_settings)
+    csrf.init_app(app)
+    install_request_logging(app, extra_fields=_request_log_fields)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+    log.info("storefront ready", extra={"ads_url": ads_settings.url})
+    return app
+
+
+def _request_log_fields() -> dict:
+    # Lets a log search join a page view with the ads call it made (same request id).
+    request_id = request.headers.get("x-request-id")
+    return {
+        "request_id": request_id[:128] if request_id else None,
+        "page_source": g.get("page_source"),
+        "ads_version": g.get("ads_version"),
+    }
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .ads.views import bp as ads_bp
+    from .cart.views import bp as cart_bp
+    from .catalog.views import bp as catalog_bp
+    from .health.views import bp as health_bp
+
+    for blueprint in (catalog_bp, cart_bp, ads_bp, health_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from decimal import Decimal
+
+    from .cart import storage
+    from .catalog.products import CATEGORIES
+
+    @app.template_filter("money")
+    def _money(value: Decimal) -> str:
+        return f"${value:,.2f}"
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {"categories": CATEGORIES, "cart_count": storage.item_count}

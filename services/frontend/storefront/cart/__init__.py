@@ -1,0 +1,1 @@
+"""The shopping cart, kept in the signed session cookie."""

@@ -1,0 +1,126 @@
+"""Home grid, category filter, product pages and product images (ads at a closed port)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from storefront_pages import banner, elements
+
+
+def _cards(html: str) -> list:
+    return elements(html, tag="li", css_class="product-card")
+
+
+def test_home_lists_the_whole_catalog(client):
+    from storefront.catalog.products import CATEGORIES, PRODUCTS
+
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    cards = _cards(html)
+    assert [card["data-slug"] for card in cards] == [product.slug for product in PRODUCTS]
+    assert len(cards) >= 12
+    for category in ("kitchen", "outdoor", "electronics", "apparel"):
+        assert category in CATEGORIES
+        assert sum(card["data-category"] == category for card in cards) >= 3
+    for product in PRODUCTS:
+        assert f"/products/{product.slug}/image.svg" in html
+        assert f"${product.price:,.2f}" in html
+    # The ads service is unreachable: the page still renders, without a banner.
+    assert banner(html) is None
+
+
+@pytest.mark.parametrize("category", ["kitchen", "outdoor", "electronics", "apparel"])
+def test_home_filters_by_category(client, category):
+    response = client.get(f"/?category={category}")
+    assert response.status_code == 200
+    cards = _cards(response.get_data(as_text=True))
+    assert len(cards) >= 3
+    assert {card["data-category"] for card in cards} == {category}
+
+
+def test_empty_category_means_all(client):
+    assert len(_cards(client.get("/?category=").get_data(as_text=True))) == len(
+        _cards(client.get("/").get_data(as_text=True))
+    )
+
+
+@pytest.mark.parametrize("category", ["garden", "Kitchen", "<script>alert(1)</script>", "x" * 5000])
+def test_unknown_category_is_a_400_page_with_a_message(client, category):
+    response = client.get("/", query_string={"category": category})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "Unknown category" in html
+    assert "kitchen, outdoor, electronics, apparel" in html
+    assert "<script>alert" not in html
+
+
+def test_product_page_shows_details_and_form(client):
+    response = client.get("/products/cast-iron-skillet")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<h1>Cast Iron Skillet</h1>" in html
+    assert "$34.50" in html
+    assert "Pre-seasoned" in html
+    [article] = elements(html, tag="article")
+    assert article["data-category"] == "kitchen"
+    [form] = elements(html, tag="form", css_class="add-to-cart")
+    assert form["method"] == "post" and form["action"] == "/cart/add"
+    names = {field.get("name") for field in elements(html, tag="input")}
+    assert {"csrf_token", "slug", "quantity"} <= names
+    assert banner(html) is None
+
+
+@pytest.mark.parametrize("path", ["/products/no-such-thing", "/products/CHEF-KNIFE", "/products/a%20b"])
+def test_unknown_product_is_a_404_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "We have no product at this address." in response.get_data(as_text=True)
+
+
+def test_product_image_is_a_cacheable_svg(client):
+    response = client.get("/products/trail-backpack/image.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    root = ET.fromstring(response.data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "Trail Backpack 28L" in response.get_data(as_text=True)
+    assert "max-age=86400" in response.headers["Cache-Control"]
+    etag = response.headers["ETag"]
+    again = client.get("/products/trail-backpack/image.svg", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_product_images_differ(client):
+    from storefront.catalog.products import PRODUCTS
+
+    bodies = {client.get(f"/products/{product.slug}/image.svg").data for product in PRODUCTS}
+    assert len(bodies) == len(PRODUCTS)
+
+
+def test_unknown_product_image_is_404(client):
+    assert client.get("/products/nope/image.svg").status_code == 404
+
+
+def test_unknown_path_is_a_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Back to the shop" in response.get_data(as_text=True)
+
+
+def test_wrong_method_is_a_405_page_with_allow(client):
+    response = client.post("/")
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_stylesheet_is_served(client):
+    response = client.get("/static/style.css")
+    assert response.status_code == 200
+    assert ".product-grid" in response.get_data(as_text=True)
+    response.close()
