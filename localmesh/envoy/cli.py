@@ -1,9 +1,85 @@
-"""Subcommands of this part of localmesh (placeholder until it is built)."""
+"""`localmesh render`: print a complete static Envoy configuration for a set of manifests."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+import yaml
+
+from localmesh.envoy.bootstrap import build_static_config
+from localmesh.envoy.plan import DEFAULT_HOST_TEMPLATE, parse_endpoint, render_topology
+from localmesh.envoy.resources import build_resources
+from localmesh.loader import load_paths
+from localmesh.model import build_mesh
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands; each sets `handler` to a function returning the exit status."""
+    """Add `render`; its handler returns the exit status."""
+    parser = subcommands.add_parser(
+        "render",
+        help="print the Envoy configuration for a set of manifests",
+        description="Print one static Envoy configuration (YAML or JSON) for the given manifests. "
+        "Each Deployment is served by one host: by default its name (a compose service) on its "
+        "container port.",
+    )
+    parser.add_argument("-f", "--filename", dest="paths", action="append", required=True,
+                        metavar="FILE_OR_DIR", help="manifest file or folder (repeatable)")
+    parser.add_argument("--listen-host", default="127.0.0.1", help="address Envoy listens on")
+    parser.add_argument("--endpoint", action="append", default=[], metavar="DEPLOYMENT=HOST:PORT",
+                        help="where a Deployment is served ('name' or 'ns/name'; repeatable)")
+    parser.add_argument("--endpoint-host-template", default=DEFAULT_HOST_TEMPLATE,
+                        help="host of a Deployment without --endpoint: {name} and {namespace} "
+                        "are replaced (default: %(default)s)")
+    parser.add_argument("--gateway-port", type=int, default=None, help="ingress listener port")
+    parser.add_argument("--admin-port", type=int, default=None, help="Envoy admin port")
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--skip-analyze", action="store_true",
+                        help="render even if `localmesh analyze` finds errors")
+    parser.set_defaults(handler=run)
+
+
+def _analyzer_errors(resources: list) -> int:
+    """Run the analyzer first, as `up` does: print its errors and warnings, count the errors."""
+    from localmesh.analyze import ERROR, WARNING, analyze
+
+    messages = [m for m in analyze(resources) if m.level in (ERROR, WARNING)]
+    for message in messages:
+        print(message, file=sys.stderr)
+    return sum(1 for m in messages if m.level == ERROR)
+
+
+def run(args: argparse.Namespace) -> int:
+    endpoints = {}
+    for text in args.endpoint:
+        try:
+            key, host, port = parse_endpoint(text)
+        except ValueError as error:
+            print(f"localmesh: {error}", file=sys.stderr)
+            return 2
+        endpoints[key] = (host, port)
+    resources = load_paths(args.paths)  # ManifestError: cli.main prints it as one line
+    if not args.skip_analyze and _analyzer_errors(resources):
+        print("localmesh: the manifests have errors (see above); nothing rendered", file=sys.stderr)
+        return 1
+    mesh = build_mesh(resources)
+    extra = {}
+    if args.gateway_port is not None:
+        extra["gateway_port"] = args.gateway_port
+    if args.admin_port is not None:
+        extra["admin_port"] = args.admin_port
+    try:
+        topology = render_topology(mesh, endpoints, args.listen_host, args.endpoint_host_template, **extra)
+    except ValueError as error:
+        print(f"localmesh: {error}", file=sys.stderr)
+        return 2
+    for message in build_resources(mesh, topology).warnings:
+        print(message, file=sys.stderr)
+    config = build_static_config(mesh, topology)
+    if args.format == "json":
+        print(json.dumps(config, indent=2))
+    else:
+        print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False), end="")
+    return 0
+
