@@ -1,9 +1,45 @@
-"""Subcommands of this part of localmesh (placeholder until it is built)."""
+"""`localmesh analyze FILE_OR_DIR...`: check manifests like `kubectl apply` and `istioctl analyze`."""
 
 from __future__ import annotations
 
 import argparse
 
+from localmesh.analyze.engine import analyze
+from localmesh.analyze.messages import ERROR, INFO, LEVEL_RANK, WARNING
+from localmesh.loader import expand_paths, load_paths
+
+_LEVELS = {"error": ERROR, "warning": WARNING, "info": INFO}
+
 
 def register(subcommands: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands; each sets `handler` to a function returning the exit status."""
+    """Add `analyze`; its handler returns 1 when a message reaches --fail-on, else 0."""
+    parser = subcommands.add_parser(
+        "analyze",
+        help="check manifests offline like kubectl apply (strict schema) and istioctl analyze",
+        description="Check Kubernetes and Istio manifests offline. Files are applied in the order given"
+        " (folders in sorted order): a later resource with the same kind/namespace/name replaces the"
+        " earlier one. Exit status: 0 clean, 1 a message at or above --fail-on, 2 unreadable input.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="manifest files or folders")
+    parser.add_argument(
+        "--fail-on", choices=sorted(_LEVELS), default="error",
+        help="lowest message level that makes the exit status 1 (default: error)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only messages, no summary")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = expand_paths(args.paths)
+    resources = load_paths(files)  # ManifestError: cli.main prints it as one line
+    messages = analyze(resources)
+    for found in messages:
+        print(found)
+    counts = {level: sum(1 for m in messages if m.level == level) for level in (ERROR, WARNING, INFO)}
+    if not args.quiet:
+        print(
+            f"localmesh analyze: {counts[ERROR]} errors, {counts[WARNING]} warnings, {counts[INFO]} info"
+            f" in {len(resources)} resources from {len(files)} files"
+        )
+    threshold = LEVEL_RANK[_LEVELS[args.fail_on]]
+    return 1 if any(LEVEL_RANK[m.level] >= threshold for m in messages) else 0

@@ -1,0 +1,64 @@
+"""The set of resources as the cluster would hold it after applying the files in order, modelled
+without refusing anything: cross-reference checks must still run when one resource is broken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from localmesh import model
+from localmesh.loader import ManifestError, Resource
+
+_BUILDERS = {
+    ("apps", "Deployment"): ("deployments", model.build_deployment),
+    ("", "Service"): ("services", model.build_service),
+    ("networking.istio.io", "VirtualService"): ("virtual_services", model.build_virtual_service),
+    ("networking.istio.io", "DestinationRule"): ("destination_rules", model.build_destination_rule),
+    ("networking.istio.io", "Gateway"): ("gateways", model.build_gateway),
+}
+
+
+def latest(resources: Iterable[Resource]) -> list:
+    """A later resource with the same kind/namespace/name replaces the earlier one (kubectl apply)."""
+    found: dict = {}
+    for resource in resources:
+        found.pop(resource.key, None)
+        found[resource.key] = resource
+    return list(found.values())
+
+
+def build_view(resources: Iterable[Resource]) -> model.Mesh:
+    """The model of the latest resources. A resource whose values cannot be read is left out:
+    the schema check has already reported it."""
+    mesh = model.Mesh()
+    for resource in latest(resources):
+        entry = _BUILDERS.get((resource.group, resource.kind))
+        if entry is None:
+            mesh.inert.append(resource)
+            continue
+        attribute, builder = entry
+        try:
+            built = builder(resource)
+        except (ManifestError, ValueError, TypeError, AttributeError):
+            continue
+        getattr(mesh, attribute).append(built)
+    return mesh
+
+
+def service_entry_hosts(mesh: model.Mesh) -> set:
+    """Hosts declared by ServiceEntries in the set (they count as existing destinations)."""
+    hosts = set()
+    for resource in mesh.inert:
+        if (resource.group, resource.kind) == ("networking.istio.io", "ServiceEntry"):
+            hosts.update(
+                model.resolve_host(str(h), resource.namespace)
+                for h in resource.spec.get("hosts") or []
+                if isinstance(h, str)
+            )
+    return hosts
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Istio host matching: '*' matches all, '*.example.com' a suffix, anything else itself."""
+    if pattern == "*" or pattern == host:
+        return True
+    return pattern.startswith("*.") and host.endswith(pattern[1:])
