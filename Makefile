@@ -8,7 +8,7 @@ REQUIREMENTS := requirements-dev.txt constraints.txt pyproject.toml services/com
 	services/advertisements/requirements.txt services/frontend/requirements.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint lock clean
+.PHONY: help install run bench test lint lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,12 +22,19 @@ $(STAMP): $(REQUIREMENTS)
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
-run: $(STAMP) ## Run the shop: frontend on :3000, advertisements 1.0 on :5002
-	@echo "Shop: http://127.0.0.1:3000  (Ctrl-C stops it)"
-	@trap 'kill 0' INT TERM EXIT; \
-	(cd services/advertisements && PORT=5002 ADS_VERSION=1.0 ../../$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app) & \
-	(cd services/frontend && PORT=3000 ADS_URL=http://127.0.0.1:5002 ../../$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app) & \
-	wait
+# The canary of the Istio workshop: v1 and v2 of the ads, the DestinationRule and the
+# VirtualService (home on v1, product pages 50/50), through a real Envoy on GATEWAY_PORT.
+SHOP_MANIFESTS := istio/ecommerce-istio istio/frontend-gateway.yaml istio/ads_v2/advertisements_v2.yaml \
+	istio/ads_v2/destinationrule.yaml istio/ads_v2/virtualservice.yaml
+GATEWAY_PORT ?= 8080
+export GATEWAY_PORT
+
+run: $(STAMP) ## Run the shop through the local mesh (canary: products 50/50 v1/v2) on :8080
+	@echo "Shop: http://127.0.0.1:$(GATEWAY_PORT)  (Ctrl-C stops everything; 'localmesh status' shows it)"
+	$(BIN)/localmesh up --exit-with-parent $(addprefix -f ,$(SHOP_MANIFESTS))
+
+bench: $(STAMP) ## Measure the mesh hop and the product page with wrk (not a test)
+	$(BIN)/python bench/mesh_bench.py
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/pytest
@@ -42,3 +49,110 @@ lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Containers
+# Images for docker-compose, kind and minikube. Build context is services/ (both images copy common/).
+# The engine is docker when its daemon answers, else podman; override with CONTAINER_ENGINE=podman|docker.
+# podman refuses short names without a registry part, so its tags are localhost/ecommerce/...; it also
+# tags docker.io/ecommerce/... which is what `ecommerce/...` in the manifests means to kind's containerd.
+IMAGES := ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0
+BASE_IMAGE := docker.io/library/debian:bookworm-slim
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+CONTAINER_BUILD := build/containers
+CONTAINERS_CONF_FILE := $(CURDIR)/$(CONTAINER_BUILD)/containers.conf
+CONTAINERS_CONF ?= $(CONTAINERS_CONF_FILE)
+# A CA bundle handed to pip as a build secret (for TLS-intercepting proxies); empty: none.
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+CONTAINER_ENGINE ?= $(shell if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then echo docker; \
+	elif command -v podman >/dev/null 2>&1; then echo podman; fi)
+.PHONY: images image-list base-image test-containers
+
+images base-image test-containers: export CONTAINERS_CONF := $(CONTAINERS_CONF)
+
+# No RLIMIT defaults (crun/runc cannot set RLIMIT_NPROC in some sandboxes); runc where it is installed.
+$(CONTAINERS_CONF_FILE):
+	@mkdir -p $(@D)
+	@{ printf '[containers]\ndefault_ulimits = []\n'; \
+	   if command -v runc >/dev/null 2>&1; then printf '[engine]\nruntime = "runc"\n'; fi; } > $@
+
+services/constraints.txt: constraints.txt
+	@{ echo "# Generated from ../constraints.txt by 'make services/constraints.txt' (the image build context is services/)."; \
+	   echo "# Do not edit; tests/containers checks that it matches."; cat constraints.txt; } > $@
+
+images: services/constraints.txt $(CONTAINERS_CONF_FILE) ## Build ecommerce/frontend:1.0, ecommerce/advertisements:1.0 and :2.0
+	@set -euo pipefail; engine="$(CONTAINER_ENGINE)"; \
+	case "$$engine" in \
+	  docker) prefix=""; flags=() ;; \
+	  podman) prefix="localhost/"; flags=(--format docker) ;; \
+	  *) echo "make images needs docker (with a running daemon) or podman; neither found"; exit 1 ;; \
+	esac; \
+	[ -z "$(CA_BUNDLE)" ] || flags+=(--secret "id=ca,src=$(CA_BUNDLE)"); \
+	echo "Building $(IMAGES) with $$engine"; \
+	for image in $(IMAGES); do \
+	  name="$${image%:*}"; tag="$${image##*:}"; service="$${name#ecommerce/}"; args=(); \
+	  [ "$$service" != advertisements ] || args=(--build-arg "ADS_VERSION=$$tag"); \
+	  $$engine build "$${flags[@]}" "$${args[@]}" -t "$$prefix$$image" -f "services/$$service/Dockerfile" services; \
+	  [ "$$engine" != podman ] || podman tag "$$prefix$$image" "docker.io/$$image"; \
+	done; \
+	echo "Built with $$engine:"; for image in $(IMAGES); do echo "  $$prefix$$image"; done
+
+image-list: ## Print the image names `make images` builds
+	@printf '%s\n' $(IMAGES)
+
+base-image: $(CONTAINERS_CONF_FILE) ## podman only: debian:bookworm-slim from debootstrap (no registry needed)
+	@set -euo pipefail; \
+	command -v podman >/dev/null || { echo "base-image needs podman: apt-get install podman runc debootstrap"; exit 1; }; \
+	if podman image exists $(BASE_IMAGE); then echo "$(BASE_IMAGE) exists: skipping debootstrap"; exit 0; fi; \
+	command -v debootstrap >/dev/null || { echo "base-image needs debootstrap: apt-get install debootstrap"; exit 1; }; \
+	[ "$$(id -u)" = 0 ] || { echo "base-image runs debootstrap, which needs root"; exit 1; }; \
+	rootfs="$(CONTAINER_BUILD)/rootfs"; rm -rf "$$rootfs"; \
+	echo "debootstrap bookworm from $(DEBIAN_MIRROR) (about a minute)"; \
+	debootstrap --variant=minbase bookworm "$$rootfs" $(DEBIAN_MIRROR) > "$(CONTAINER_BUILD)/debootstrap.log"; \
+	printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+	  'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+	  'path-include /usr/share/locale/locale.alias' > "$$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim"; \
+	find "$$rootfs/usr/share/doc" -type f ! -name copyright -delete; \
+	find "$$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +; \
+	rm -rf "$$rootfs"/usr/share/man/* "$$rootfs"/usr/share/info/* "$$rootfs"/var/lib/apt/lists/* \
+	  "$$rootfs"/var/cache/apt/*.bin "$$rootfs"/var/cache/apt/archives/*.deb; \
+	tar --numeric-owner -C "$$rootfs" -c . | podman import --change 'CMD ["bash"]' - $(BASE_IMAGE); \
+	rm -rf "$$rootfs"
+
+test-containers: $(STAMP) $(CONTAINERS_CONF_FILE) ## Build and run the images with podman (tests/containers)
+	$(BIN)/pytest tests/containers
+
+# Kubernetes: a kind or minikube cluster with Istio and the shop (scripts in k8s/cluster/).
+# They check their tools first; DRY_RUN=1 prints every command instead of running it.
+.PHONY: kind-up kind-down minikube-up minikube-down
+
+kind-up: ## kind cluster + Istio + the shop on http://127.0.0.1:8080 (DRY_RUN=1: print only)
+	@MAKE="$(MAKE)" bash k8s/cluster/kind-up.sh
+
+kind-down: ## Delete the kind cluster (DRY_RUN=1: print only)
+	@bash k8s/cluster/kind-down.sh
+
+minikube-up: ## minikube cluster + Istio + the shop (DRY_RUN=1: print only)
+	@MAKE="$(MAKE)" bash k8s/cluster/minikube-up.sh
+
+minikube-down: ## Delete the minikube profile (DRY_RUN=1: print only)
+	@bash k8s/cluster/minikube-down.sh
+
+# ---- Manifest analyzer (localmesh analyze) ----------------------------------------------
+# The shipped sets, applied in order as in the workshop; tests/analyzer/test_shipped.py checks
+# the same sets. istio/install (IstioOperator for istioctl), k8s/cluster and k8s/datadog (kind
+# config, Helm values) are inputs to other tools, not resources to apply, so they are left out.
+K8S_SHOP := $(sort $(wildcard k8s/*.yaml))
+ISTIO_SHOP := istio/ecommerce-istio istio/frontend-gateway.yaml
+ISTIO_CANARY := $(ISTIO_SHOP) istio/ads_v2
+.PHONY: check-manifests
+
+check-manifests: $(STAMP) ## Check the shipped manifests like kubectl apply and istioctl analyze
+	$(BIN)/localmesh analyze $(K8S_SHOP)
+	$(BIN)/localmesh analyze $(K8S_SHOP) k8s/service-networking
+	$(BIN)/localmesh analyze $(ISTIO_SHOP)
+	$(BIN)/localmesh analyze $(ISTIO_CANARY)
+	@set -e; for scenario in $(sort $(wildcard istio/scenarios/*.yaml)); do \
+	  echo "$(BIN)/localmesh analyze $(ISTIO_CANARY) $$scenario"; \
+	  $(BIN)/localmesh analyze $(ISTIO_CANARY) $$scenario; \
+	done
+# ---- end of manifest analyzer -------------------------------------------------------------
