@@ -1,0 +1,74 @@
+"""The port plan: which loopback port each Service listener, the gateway and the admin use."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable, Mapping
+from typing import Optional
+
+from localmesh.model import Mesh
+from localmesh.topology import plan_service_ports
+
+
+class PortInUse(Exception):
+    """A port the mesh needs is taken; the message names the port and what wanted it."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on host that nothing listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def plan_listener_ports(
+    mesh: Mesh,
+    previous: Optional[Mapping] = None,
+    pick_free: Optional[Callable[[], int]] = None,
+    reserved: tuple = (),
+) -> dict:
+    """(service fqdn, port) -> listener port.
+
+    A Service port keeps the listener it had (an apply never moves a running listener);
+    new ones get the default plan (5002 -> 5002, 80 -> 10080), or pick_free() when given
+    (tests, so they never collide with a running `make run`).
+    """
+    previous = dict(previous or {})
+    wanted = plan_service_ports(mesh)
+    taken = {port for key, port in previous.items() if key in wanted} | set(reserved)
+    plan: dict = {}
+    for key, default in wanted.items():
+        if key in previous:
+            plan[key] = previous[key]
+            continue
+        port = pick_free() if pick_free else default
+        while port in taken:
+            port = pick_free() if pick_free else port + 1
+        taken.add(port)
+        plan[key] = port
+    return plan
+
+
+def describe_port_needs(listener_ports: Mapping, gateway_port: Optional[int], admin_port: int) -> dict:
+    """port -> what wants it, for the 'already in use' message."""
+    needs: dict = {}
+    for (fqdn, service_port), local in sorted(listener_ports.items(), key=lambda item: item[1]):
+        needs[local] = f"the listener for Service {fqdn.split('.')[0]} port {service_port}"
+    if gateway_port is not None:
+        needs[gateway_port] = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
+    needs[admin_port] = "the Envoy admin (set --admin-port to move it)"
+    return needs
+
+
+def check_ports_free(needs: Mapping, host: str = "127.0.0.1") -> None:
+    """Raise PortInUse for the first port in needs that cannot be bound on host."""
+    for port, what in needs.items():
+        with socket.socket() as sock:
+            # As Envoy binds: a port held only by TIME_WAIT connections is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as error:
+                reason = "already in use" if error.errno == errno.EADDRINUSE else error.strerror
+                raise PortInUse(f"port {host}:{port} is {reason}; it is wanted by {what}") from None

@@ -1,0 +1,184 @@
+"""Run `localmesh up` as a real process on free ports and drive it like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+from testkit.processes import REPO_ROOT, free_port
+
+LOCALMESH = [sys.executable, "-m", "localmesh"]
+ISTIO = REPO_ROOT / "istio"
+BASE = [ISTIO / "ecommerce-istio", ISTIO / "frontend-gateway.yaml"]
+ADS_V2 = ISTIO / "ads_v2" / "advertisements_v2.yaml"
+DESTINATION_RULE = ISTIO / "ads_v2" / "destinationrule.yaml"
+CANARY_VS = ISTIO / "ads_v2" / "virtualservice.yaml"
+SCENARIOS = ISTIO / "scenarios"
+VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
+PRODUCT_LINK = re.compile(r'href="/products/([a-z0-9-]+)"')
+
+
+def run_cli(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*LOCALMESH, *args, "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+    )
+
+
+class MeshUp:
+    """A running `localmesh up` with its own state dir and free gateway/admin/listener ports."""
+
+    def __init__(self, tmp: Path, files: list, extra_env: Optional[dict] = None,
+                 extra_args: tuple = ()) -> None:
+        self.state = tmp / "state"
+        self.gateway_port = free_port()
+        self.admin_port = free_port()
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.log_path = tmp / "up.log"
+        command = [*LOCALMESH, "up", "--state-dir", str(self.state), "--free-listener-ports",
+                   "--gateway-port", str(self.gateway_port), "--admin-port", str(self.admin_port),
+                   "--log-files-only", *extra_args]
+        for file in files:
+            command += ["-f", str(file)]
+        env = {**os.environ, **(extra_env or {})}
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 180.0) -> MeshUp:
+        """Until up serves its control API (it starts that once everything is ready)."""
+        deadline = time.monotonic() + timeout
+        control = self.state / "control.json"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"localmesh up exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if json.loads(control.read_text()).get("pid") == self.process.pid:
+                    return self
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"localmesh up not ready in {timeout}s:\n{self.output()}")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return run_cli(*args, state=self.state)
+
+    def apply(self, *files: Path) -> str:
+        result = self.cli("apply", *[a for f in files for a in ("-f", str(f))])
+        assert result.returncode == 0, f"apply failed: {result.stdout}{result.stderr}"
+        return result.stdout
+
+    def delete(self, *files: Path) -> str:
+        result = self.cli("delete", *[a for f in files for a in ("-f", str(f))])
+        assert result.returncode == 0, f"delete failed: {result.stdout}{result.stderr}"
+        return result.stdout
+
+    def status(self) -> dict:
+        result = self.cli("status", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def listener(self, service: str) -> str:
+        for row in self.status()["services"]:
+            if row["service"] == service:
+                return f"http://{row['listener']}"
+        raise KeyError(service)
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def get(url: str, headers: Optional[dict] = None, timeout: float = 10.0) -> tuple:
+    """(status, body) of a GET; HTTP errors are answers too."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def banner_version(body: str) -> Optional[str]:
+    found = VERSION_ATTR.findall(body)
+    assert len(found) <= 1, f"more than one banner on the page: {found}"
+    return found[0] if found else None
+
+
+def page_versions(url: str, views: int, workers: int = 6) -> list:
+    """The banner version of each of `views` page views (None: the page had no banner)."""
+    def one(_: int) -> Optional[str]:
+        status, body = get(url)
+        assert status == 200, f"{url} answered {status}"
+        return banner_version(body)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(views)))
+
+
+def product_slug(gateway: str) -> str:
+    status, body = get(gateway + "/")
+    assert status == 200
+    slugs = PRODUCT_LINK.findall(body)
+    assert slugs, "the home page links no product"
+    return slugs[0]
+
+
+def processes_mentioning(text: str) -> list:
+    """Live processes whose command line or environment contains text (e.g. a state dir)."""
+    found = []
+    needle = text.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            if needle in (entry / "cmdline").read_bytes() or needle in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def descendants_alive(pids: set, pgids: set) -> list:
+    """Processes still alive among pids, or in any of the process groups pgids."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgid = fields[0], int(fields[2])
+        if state == "Z":
+            continue
+        pid = int(entry.name)
+        if pid in pids or pgid in pgids:
+            alive.append(pid)
+    return alive

@@ -1,0 +1,55 @@
+"""The workshop, step by step, through the gateway of a real `localmesh up`.
+
+Only v1 -> apply ads v2 (the Service splits by replica count) -> DestinationRule and
+VirtualService (home pinned to v1, product pages 50/50, checked with exact binomial bounds).
+"""
+
+from __future__ import annotations
+
+from scipy.stats import binom
+
+from mesh.meshkit import ADS_V2, BASE, CANARY_VS, DESTINATION_RULE, page_versions, product_slug
+
+CONFIDENCE = 0.999
+
+
+def share_bounds(views: int, p: float) -> tuple:
+    low, high = binom.interval(CONFIDENCE, views, p)
+    return low / views, high / views
+
+
+def test_workshop_sequence(mesh_up):
+    mesh = mesh_up(*BASE)
+    home = mesh.gateway + "/"
+    product = f"{mesh.gateway}/products/{product_slug(mesh.gateway)}"
+
+    # Step 1: only v1 runs, so every banner on every page is 1.0.
+    assert set(page_versions(home, 40)) == {"1.0"}
+    assert set(page_versions(product, 40)) == {"1.0"}
+
+    # Step 2: v2 joins the Service; with no routing rules both pages see both versions.
+    mesh.apply(ADS_V2)
+    assert set(page_versions(home, 200)) == {"1.0", "2.0"}
+    assert set(page_versions(product, 200)) == {"1.0", "2.0"}
+
+    # Step 3: the DestinationRule and the canary VirtualService.
+    mesh.apply(DESTINATION_RULE, CANARY_VS)
+    home_views = page_versions(home, 200)
+    assert home_views.count("1.0") == len(home_views), f"home not pinned to v1: {set(home_views)}"
+    views = page_versions(product, 400)
+    assert set(views) <= {"1.0", "2.0"}, f"pages without a banner: {views.count(None)}"
+    share = views.count("2.0") / len(views)
+    low, high = share_bounds(len(views), 0.5)
+    assert low <= share <= high, f"2.0 share {share:.3f} outside [{low:.3f}, {high:.3f}]"
+
+    # What `localmesh status` says now: the three pods, ready, and the canary in readable form.
+    result = mesh.cli("status")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "advertisements.ns3: page-source=products -> v1 50%, v2 50%; * -> v1" in text
+    rows = [line.split() for line in text.splitlines() if line.startswith(("advertisements", "frontend"))]
+    pods = {row[1]: row for row in rows if len(row) == 9}
+    assert set(pods) == {"advertisements", "advertisements-v2", "frontend"}
+    assert all(row[6] == "yes" and row[7] == "0" for row in pods.values()), pods
+    assert pods["advertisements-v2"][3] == "v2"
+    assert f"http://127.0.0.1:{mesh.gateway_port}" in text
