@@ -14,6 +14,8 @@ from flask import Flask, Response, g, request
 # Attributes ddtrace's log injection puts on every record while a span is active.
 _DD_ATTRIBUTES = ("dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version")
 _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Probes call these every few seconds; at INFO their lines would drown the real requests.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,7 +62,7 @@ def install_request_logging(
     logger_name: str = "request",
     extra_fields: Optional[Callable[[], dict]] = None,
 ) -> None:
-    """Log one line per request: method, path, status and duration in ms.
+    """Log one line per request: method, path, status and duration in ms (probes at DEBUG).
 
     extra_fields, if given, is called inside the request and its dict is added to the line
     (a service's own fields, such as the ads service's page_source and request_id).
@@ -83,5 +85,6 @@ def install_request_logging(
         }
         if extra_fields is not None:
             fields.update(extra_fields())
-        logger.info("%s %s %s", request.method, request.path, response.status_code, extra=fields)
+        level = logging.DEBUG if request.path in PROBE_PATHS else logging.INFO
+        logger.log(level, "%s %s %s", request.method, request.path, response.status_code, extra=fields)
         return response
