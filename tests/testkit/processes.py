@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,6 +82,9 @@ def run_service(
 ) -> Iterator[ServiceProcess]:
     """Run services/<name> with its gunicorn.conf.py on 127.0.0.1 until the block ends."""
     port = port or free_port()
+    # Files a service writes (the storefront's SQLite experiment store) go to a folder of this
+    # process's own, never into the repository's services/*/instance.
+    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-data-"))
     command = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
     if traced:
         command = [str(VENV_BIN / "ddtrace-run"), *command]
@@ -92,6 +96,7 @@ def run_service(
         "WEB_CONCURRENCY": "1",
         "DD_TRACE_ENABLED": "false",
         "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+        "DATABASE_URL": f"sqlite:///{workdir / 'experiment.sqlite3'}",
         **(env or {}),
     }
     log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
@@ -113,3 +118,4 @@ def run_service(
     finally:
         service.stop()
         log_file.close()
+        shutil.rmtree(workdir, ignore_errors=True)
