@@ -5,11 +5,15 @@ import secrets
 
 from shopcommon.serving import gunicorn_settings
 from storefront.config import ConfigError, ads_settings
+from storefront.experiment import settings as experiment_settings
+from storefront.experiment.wiring import ab_mode
 
 try:
     # Fail once, with one line, instead of every worker crashing at boot.
     ads_settings()
-except ConfigError as error:
+    experiment_settings.from_env()
+    ab_mode(os.environ.get("AB_MODE"))
+except (ConfigError, ValueError) as error:
     raise SystemExit(f"frontend: {error}") from None
 
 if not os.environ.get("SECRET_KEY", "").strip():

@@ -12,7 +12,8 @@ if str(SERVICE_DIR) not in sys.path:
     sys.path.insert(0, str(SERVICE_DIR))
 
 _ENV = (
-    "ADS_URL", "ADS_CONNECT_TIMEOUT", "ADS_READ_TIMEOUT", "SECRET_KEY", "DD_VERSION", "SESSION_COOKIE_SECURE"
+    "ADS_URL", "ADS_CONNECT_TIMEOUT", "ADS_READ_TIMEOUT", "SECRET_KEY", "DD_VERSION", "SESSION_COOKIE_SECURE",
+    "DATABASE_URL", "AB_MODE", "AB_SHARE",
 )
 
 
@@ -30,11 +31,13 @@ def closed_url() -> str:
 
 
 @pytest.fixture
-def make_app():
+def make_app(tmp_path):
     from storefront import create_app
 
     def make(ads_url: str, **config):
-        settings = {"ADS_URL": ads_url, "SECRET_KEY": "test-secret", "TESTING": True}
+        settings = {"ADS_URL": ads_url, "SECRET_KEY": "test-secret", "TESTING": True,
+                    # The experiment's events go to a file of the test's own, not the repo's instance/.
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'experiment.sqlite3'}"}
         settings.update(config)
         return create_app(settings)
 

@@ -6,6 +6,7 @@ What the ads server received is read from its own answers and its JSON log lines
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from storefront_pages import banner, log_lines
@@ -73,7 +74,10 @@ def test_product_page_sends_page_source_products_and_its_category(make_app, ads_
     shown = banner(html)
     assert shown["data-ads-version"] == "2.0"
     assert shown["data-ad-id"].startswith(f"{category}-")
-    assert shown["href"] == f"/?category={category}"
+    # The link goes through the click route (issue 7), which redirects to the ad's target.
+    link = urlsplit(shown["href"])
+    assert link.path == f"/ads/{shown['data-ad-id']}/click"
+    assert parse_qs(link.query)["to"] == [f"/?category={category}"]
 
 
 def test_ads_answer_echoes_the_page_source(make_app, ads_v1):

@@ -8,7 +8,11 @@ import pytest
 
 from manifests_files.manifests import deployments, env_of, resources, walk_keys
 
-DEPLOYMENTS = deployments()
+# The experiment's PostgreSQL (issue 7) is a third-party image with rules of its own (below).
+THIRD_PARTY = {"postgres"}
+ALL_DEPLOYMENTS = deployments()
+DEPLOYMENTS = [d for d in ALL_DEPLOYMENTS if d.doc["metadata"]["labels"]["app"] not in THIRD_PARTY]
+STORES = [d for d in ALL_DEPLOYMENTS if d.doc["metadata"]["labels"]["app"] in THIRD_PARTY]
 SERVICES = [r for r in resources() if r.kind == "Service"]
 RECOMMENDED = [f"app.kubernetes.io/{key}" for key in ("name", "instance", "version", "component", "part-of")]
 DD_TAGS = [f"tags.datadoghq.com/{key}" for key in ("env", "service", "version")]
@@ -46,6 +50,7 @@ def test_every_workload_is_found():
         ("ns3", "advertisements"),
         ("ns3", "advertisements-v2"),
     }
+    assert {(d.namespace, d.name) for d in STORES} == {("ns1", "postgres"), ("ns3", "postgres")}
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=str)
@@ -201,16 +206,18 @@ def test_every_service_selects_pods_on_a_matching_named_port(service):
     spec = service.doc["spec"]
     selected = [
         d
-        for d in DEPLOYMENTS
+        for d in ALL_DEPLOYMENTS
         if d.namespace == service.namespace
         and spec["selector"].items() <= d.doc["spec"]["template"]["metadata"]["labels"].items()
     ]
     assert selected, f"{service} selects no Deployment"
     assert "version" not in spec["selector"], f"{service}: versions are split by Istio, not the Service"
     for port in spec["ports"]:
-        assert port["name"] == "http" or port.get("appProtocol"), f"{service}: name ports by protocol"
+        named = port["name"] == "http" or port["name"].startswith("tcp-")
+        assert named or port.get("appProtocol"), f"{service}: name ports by protocol"
         for deployment in selected:
-            numbers = {p["containerPort"] for p in only_container(deployment).get("ports", [])}
+            container_ports = only_container(deployment).get("ports", [])
+            numbers = {p["containerPort"] for p in container_ports} | {p["name"] for p in container_ports}
             assert port["targetPort"] in numbers, (
                 f"{service} targets {port['targetPort']}, {deployment} has {numbers}"
             )
@@ -223,6 +230,8 @@ def test_service_types_and_ports():
         ("ns1", "advertisements"),
         ("ns3", "frontend"),
         ("ns3", "advertisements"),
+        ("ns1", "postgres"),
+        ("ns3", "postgres"),
     }
     assert by_key["ns1", "frontend"]["type"] == "NodePort"
     assert by_key["ns3", "frontend"]["type"] == "ClusterIP"
@@ -232,12 +241,16 @@ def test_service_types_and_ports():
         (ads,) = by_key[namespace, "advertisements"]["ports"]
         assert (ads["port"], ads["targetPort"]) == (5002, 5002)
         assert by_key[namespace, "advertisements"]["selector"] == {"app": "advertisements"}
+        (store,) = by_key[namespace, "postgres"]["ports"]
+        assert (store["port"], store["targetPort"], by_key[namespace, "postgres"]["type"]) == (
+            5432, "tcp-postgres", "ClusterIP"
+        )
 
 
 def test_istio_workloads_have_their_own_service_accounts():
     accounts = {r.name: r.doc for r in resources("istio/") if r.kind == "ServiceAccount"}
     used = {}
-    for deployment in [d for d in DEPLOYMENTS if d.namespace == "ns3"]:
+    for deployment in [d for d in ALL_DEPLOYMENTS if d.namespace == "ns3"]:
         name = pod_spec(deployment).get("serviceAccountName")
         assert name in accounts, f"{deployment}: serviceAccountName {name!r} is not defined in istio/"
         used.setdefault(name, set()).add(deployment.doc["metadata"]["labels"]["app"])
@@ -254,3 +267,52 @@ def test_no_removed_ddtrace_setting_anywhere():
         if resource.kind == "Deployment":
             keys |= set(env_of(only_container(resource)))
     assert not keys & REMOVED_DD_SETTINGS
+
+
+@pytest.mark.parametrize("deployment", STORES, ids=str)
+class TestTheExperimentStore:
+    """PostgreSQL for the A/B experiment: a pinned third-party image, non-root, password from a Secret."""
+
+    def test_labels_and_pinned_image(self, deployment):
+        labels = deployment.doc["spec"]["template"]["metadata"]["labels"]
+        for key in ["app", "version", *RECOMMENDED]:
+            assert key in labels, f"{deployment}: pod label {key} missing"
+        assert labels["app.kubernetes.io/part-of"] == "ecommerce"
+        container = only_container(deployment)
+        image, _, tag = container["image"].partition(":")
+        pinned = image == "postgres" and re.fullmatch(r"\d+\.\d+", tag)
+        assert pinned, f"{deployment}: pin postgres:<major>.<minor>"
+        assert labels["version"] == f"v{tag}" and labels["app.kubernetes.io/version"] == tag
+        assert container["imagePullPolicy"] == "IfNotPresent"
+
+    def test_non_root_read_only_and_no_token(self, deployment):
+        spec = pod_spec(deployment)
+        pod, container = spec["securityContext"], only_container(deployment)["securityContext"]
+        uid = container.get("runAsUser", pod.get("runAsUser"))
+        assert uid not in (0, SIDECAR_UID, None) and container.get("runAsNonRoot", pod.get("runAsNonRoot"))
+        assert container["readOnlyRootFilesystem"] is True
+        assert container["allowPrivilegeEscalation"] is False
+        assert container["capabilities"] == {"drop": ["ALL"]}
+        assert spec["automountServiceAccountToken"] is False
+        resources_ = only_container(deployment)["resources"]
+        for side in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(resources_[side]), f"{deployment}: {side} cpu+memory"
+
+    def test_writable_paths_are_volumes(self, deployment):
+        mounts = {m["mountPath"] for m in only_container(deployment)["volumeMounts"]}
+        assert {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"} <= mounts
+
+    def test_password_from_the_secret_the_frontend_also_reads(self, deployment):
+        env = env_of(only_container(deployment))
+        assert env["POSTGRES_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": "experiment-db", "key": "password"}
+        }
+        (frontend,) = [d for d in DEPLOYMENTS if d.name == "frontend" and d.namespace == deployment.namespace]
+        url = env_of(only_container(frontend))["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        # optional: the local mesh and a cluster without the Secret fall back to SQLite in the pod.
+        assert url == {"name": "experiment-db", "key": "database-url", "optional": True}
+
+    def test_probes_ask_pg_isready(self, deployment):
+        container = only_container(deployment)
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"][0] == "pg_isready"

@@ -13,7 +13,9 @@ from flask_wtf.csrf import CSRFProtect
 from shopcommon.jsonlog import configure_logging, install_request_logging
 
 from . import config as settings
+from . import metrics
 from .ads.client import AdsClient
+from .experiment import wiring as experiment_wiring
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -22,7 +24,8 @@ csrf = CSRFProtect()
 def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the storefront. `config` overrides settings read from the environment.
 
-    Raises storefront.config.ConfigError for unusable ADS_* settings.
+    Raises storefront.config.ConfigError for unusable ADS_* settings, ValueError for unusable
+    experiment settings (DATABASE_URL, AB_MODE, AB_SHARE, EXPERIMENT_*).
     """
     configure_logging("frontend", os.environ.get("DD_VERSION") or "1.0", os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
@@ -46,9 +49,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     ads_settings = settings.ads_settings(app.config)
     app.extensions["ads_client"] = AdsClient(ads_settings)
+    metrics.init_app(app)
     csrf.init_app(app)
     install_request_logging(app, extra_fields=_request_log_fields)
     _register_blueprints(app)
+    # Impressions, the customer cookie, sticky assignment and the /experiment pages (issue 7).
+    experiment_wiring.init_app(app)
     _register_template_helpers(app)
     from .errors import register_error_handlers
 

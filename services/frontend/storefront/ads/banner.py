@@ -33,8 +33,16 @@ class Banner:
 
     @property
     def href(self) -> str:
-        """Where a click on the banner goes: a path in the shop (checked in model.py)."""
-        return self.ad.target_url
+        """Where a click on the banner goes: the click route, which records it and then redirects to
+        the ad's target (a path in the shop, checked in model.py and again by the click route)."""
+        return url_for(
+            "experiment.click",
+            ad_id=self.ad.id,
+            version=self.version,
+            page_source=self.page_source,
+            category=self.category,  # None is left out of the URL
+            to=self.ad.target_url,
+        )
 
 
 def ads_client() -> AdsClient:
@@ -49,7 +57,8 @@ def banner_for(
     Never cached: the canary demo relies on every view asking the ads service anew.
     """
     params = {key: value for key, value in (("category", category), ("slug", slug)) if value}
-    answer = ads_client().fetch_ads(page_source, request.headers, params)
+    # g.ads_headers: extra routing headers for this view, e.g. the sticky A/B arm (experiment/wiring.py).
+    answer = ads_client().fetch_ads(page_source, request.headers, params, g.get("ads_headers"))
     g.page_source = page_source
     g.ads_version = answer.version if answer else None
     tag_root_span({"ads.version": g.ads_version, "page_source": page_source})

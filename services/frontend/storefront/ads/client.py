@@ -93,13 +93,22 @@ class AdsClient:
         self.session.mount("https://", adapter)
 
     def fetch_ads(
-        self, page_source: str, inbound_headers: Mapping[str, str], params: Optional[dict] = None
+        self,
+        page_source: str,
+        inbound_headers: Mapping[str, str],
+        params: Optional[dict] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Optional[AdsResponse]:
-        """Ask the ads service for ads; None (and a warning) on any failure, never an exception."""
+        """Ask the ads service for ads; None (and a warning) on any failure, never an exception.
+
+        extra_headers: routing headers the app decided itself (the sticky A/B arm); they win over
+        anything of the same name from the browser.
+        """
         url = f"{self.settings.url}/ads"
         headers = {
             **tracing_headers(inbound_headers),
             **routing_headers(inbound_headers),
+            **(extra_headers or {}),
             "page-source": page_source,
             "accept": "application/json",
         }
