@@ -1,4 +1,4 @@
-"""The `localmesh` command: analyze, render, up, apply, delete, status."""
+"""The `localmesh` command: analyze, render, up, apply, delete, status, traces."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from localmesh.analyze import cli as analyze_cli
 from localmesh.envoy import cli as envoy_cli
 from localmesh.loader import ManifestError
 from localmesh.runtime import cli as runtime_cli
+from localmesh.tracing import cli as tracing_cli
 
 # Each module adds its subcommands; a subcommand's handler returns the exit status.
-COMMAND_MODULES = (analyze_cli, envoy_cli, runtime_cli)
+COMMAND_MODULES = (analyze_cli, envoy_cli, runtime_cli, tracing_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

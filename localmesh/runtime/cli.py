@@ -63,6 +63,10 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     up.add_argument("--exit-with-parent", action="store_true",
                     help="stop everything when the parent process (make) goes away, however it ended")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for new pods")
+    up.add_argument("--trace-agent", default=os.environ.get("LOCALMESH_TRACE_AGENT", "off"),
+                    metavar="auto|off|HOST:PORT",
+                    help="auto: use the agent on 127.0.0.1:8126, or start ddapm-test-agent there; off: "
+                         "tracing off in pods and Envoy (default: $LOCALMESH_TRACE_AGENT or off)")
     up.set_defaults(handler=cmd_up)
 
     apply = subcommands.add_parser("apply", help="add or change resources in the running mesh")
@@ -93,7 +97,13 @@ def register(subcommands: argparse._SubParsersAction) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from localmesh.runtime.engine import Runtime, RuntimeConfig, StartError
     from localmesh.runtime.ports import PortInUse
+    from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
 
+    try:
+        trace_agent = plan_trace_agent(args.trace_agent)
+    except TraceAgentError as error:
+        print(f"localmesh: {error}", file=sys.stderr)
+        return 2
     state = state_dir(args)
     resources = load_paths(args.files)
     errors, others = analyzer_report(resources)
@@ -128,6 +138,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         free_listener_ports=args.free_listener_ports,
         ready_timeout=args.ready_timeout,
         echo=None if args.log_files_only else sys.stdout,
+        trace_agent=trace_agent,
     )
     runtime = Runtime(config)
     stop = threading.Event()
@@ -146,6 +157,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 1
         for line in lines:
             print(f"localmesh: {line}", file=sys.stderr)
+        print(f"localmesh: {trace_agent.describe()}", file=sys.stderr)
         server = ControlServer(state, _handlers(runtime))
         server.start()
         print(_ready_banner(runtime), flush=True)

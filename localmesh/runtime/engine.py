@@ -29,6 +29,7 @@ from localmesh.runtime.routetext import describe_routes
 from localmesh.runtime.servicenames import ServiceAddressBook
 from localmesh.runtime.supervisor import ProcessSpec, Supervisor
 from localmesh.topology import Endpoint, Topology
+from localmesh.tracing.agentplan import TEST_AGENT_NAME, TraceAgentPlan, env_label, test_agent_command
 
 ENVOY_NAME = "envoy"
 GATEWAY_NEED = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
@@ -49,6 +50,8 @@ class RuntimeConfig:
     envoy_log_level: str = "warn"
     envoy_concurrency: int = 2
     echo: Optional[TextIO] = field(default=None, repr=False)
+    # None: pods keep their manifest's DD_* settings and Envoy traces nothing (as before).
+    trace_agent: Optional[TraceAgentPlan] = None
 
 
 class StartError(Exception):
@@ -74,6 +77,7 @@ class Runtime:
         """Bring up the first set; on any failure everything started is stopped again."""
         with self.lock:
             try:
+                self._start_trace_agent()
                 return self._reconcile(_keyed(resources))
             except BaseException:
                 self.shutdown()
@@ -112,6 +116,21 @@ class Runtime:
                 else:
                     merged[key] = resource
             return list(merged.values())
+
+    def _start_trace_agent(self) -> None:
+        """ddapm-test-agent, supervised like a pod, when the plan says the mesh brings its own."""
+        plan = self.config.trace_agent
+        if plan is None or plan.mode != "start":
+            return
+        command = test_agent_command(self.config.venv_bin, plan, lambda: free_port(self.config.listen_host))
+        self.supervisor.start(ProcessSpec(
+            name=TEST_AGENT_NAME, command=command, cwd=str(self.config.state_dir),
+            env={"PATH": str(self.config.venv_bin), "HOME": str(self.config.state_dir)}, grace_seconds=5.0,
+            readiness_url=f"{plan.url}/info", info={"kind": "trace-agent", "port": plan.port},
+        ))
+        if self.supervisor.wait_ready([TEST_AGENT_NAME], 30.0):
+            raise StartError(f"ddapm-test-agent did not answer on {plan.url}/info within 30s "
+                             f"(see {self.supervisor.log_dir / (TEST_AGENT_NAME + '.log')})")
 
     def shutdown(self) -> None:
         self.supervisor.stop_all()
@@ -191,6 +210,9 @@ class Runtime:
             home.mkdir(parents=True, exist_ok=True)
             spec = pod_spec(templates[key], fingerprint, index, free_port(self.config.listen_host), addresses,
                             str(self.config.venv_bin), home=str(home))
+            if self.config.trace_agent is not None:
+                # After the manifest's env: the agent this mesh chose (or tracing off) wins.
+                spec = replace(spec, env={**spec.env, **self.config.trace_agent.pod_env()})
             self.supervisor.start(self._process_spec(spec))
             started.append(spec)
         return started
@@ -222,9 +244,11 @@ class Runtime:
                      port=p.port, health_path=p.readiness_path)
             for p in sorted(pods, key=lambda p: p.name)
         )
+        plan = self.config.trace_agent
+        tracing = plan.tracing(env_label(e.labels for e in endpoints)) if plan else None
         return Topology(endpoints=endpoints, service_ports=dict(listener_ports),
                         listen_host=self.config.listen_host, gateway_port=self.config.gateway_port,
-                        admin_port=self.config.admin_port)
+                        admin_port=self.config.admin_port, tracing=tracing)
 
     def _build(self, mesh: Mesh, topology: Topology) -> EnvoyResources:
         return build_resources(mesh, topology, str(self.envoy.config_dir))

@@ -3,6 +3,9 @@
 import sys
 
 from ads import ConfigError, create_app
+from shopcommon.tracing import attribute_spans_to_service
+
+attribute_spans_to_service()
 
 try:
     app = create_app()
