@@ -31,10 +31,20 @@ export GATEWAY_PORT
 
 run: $(STAMP) ## Run the shop through the local mesh (canary: products 50/50 v1/v2) on :8080
 	@echo "Shop: http://127.0.0.1:$(GATEWAY_PORT)  (Ctrl-C stops everything; 'localmesh status' shows it)"
-	$(BIN)/localmesh up --exit-with-parent $(addprefix -f ,$(SHOP_MANIFESTS))
+	$(BIN)/localmesh up --exit-with-parent --trace-agent $(TRACE_AGENT) $(addprefix -f ,$(SHOP_MANIFESTS))
+
+# The traces `make run`'s agent collected (ddapm-test-agent on 127.0.0.1:8126), summarised.
+# TRACE_AGENT=auto: the agent answering on 127.0.0.1:8126, else ddapm-test-agent there; off; HOST:PORT.
+TRACE_AGENT ?= auto
+TRACE_AGENT_URL ?= http://127.0.0.1:8126
+.PHONY: traces
+
+traces: $(STAMP) ## Summarise the traces of `make run` per service and version, with an example trace
+	@$(BIN)/localmesh traces --agent $(TRACE_AGENT_URL)
 
 bench: $(STAMP) ## Measure the mesh hop and the product page with wrk (not a test)
 	$(BIN)/python bench/mesh_bench.py
+	$(BIN)/python bench/tracing_bench.py
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/pytest
@@ -156,3 +166,68 @@ check-manifests: $(STAMP) ## Check the shipped manifests like kubectl apply and 
 	  $(BIN)/localmesh analyze $(ISTIO_CANARY) $$scenario; \
 	done
 # ---- end of manifest analyzer -------------------------------------------------------------
+
+# ---- docker-compose (docker-compose.yml) ------------------------------------------------------
+# The shop behind the mesh's gateway on 127.0.0.1:$(GATEWAY_PORT). ecommerce/mesh is Envoy + localmesh's
+# builders + Datadog's test agent; it builds from the repo root (.dockerignore lets in only its inputs).
+MESH_IMAGE := ecommerce/mesh:1.0
+# The compose that goes with CONTAINER_ENGINE: docker compose (or docker-compose) with docker, podman-compose
+# with podman (from PATH, else the venv's pinned one). Override with COMPOSE="...".
+COMPOSE ?= $(shell if [ "$(CONTAINER_ENGINE)" = docker ]; then \
+	  if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+	  elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi; \
+	elif [ "$(CONTAINER_ENGINE)" = podman ]; then \
+	  if command -v podman-compose >/dev/null 2>&1; then echo podman-compose; \
+	  elif [ -x "$(BIN)/podman-compose" ]; then echo "$(BIN)/podman-compose"; fi; fi)
+# down names every profile, so the agent and the traffic generator go too.
+COMPOSE_ALL_PROFILES := --profile datadog --profile traffic
+.PHONY: mesh-image compose-up compose-down
+
+mesh-image compose-up compose-down: export CONTAINERS_CONF := $(CONTAINERS_CONF)
+
+mesh-image: $(CONTAINERS_CONF_FILE) ## Build ecommerce/mesh:1.0 (Envoy configured from istio/ for docker-compose)
+	@set -euo pipefail; engine="$(CONTAINER_ENGINE)"; \
+	case "$$engine" in \
+	  docker) prefix=""; flags=() ;; \
+	  podman) prefix="localhost/"; flags=(--format docker) ;; \
+	  *) echo "make mesh-image needs docker (with a running daemon) or podman; neither found"; exit 1 ;; \
+	esac; \
+	[ -z "$(CA_BUNDLE)" ] || flags+=(--secret "id=ca,src=$(CA_BUNDLE)"); \
+	echo "Building $(MESH_IMAGE) with $$engine"; \
+	$$engine build "$${flags[@]}" -t "$${prefix}$(MESH_IMAGE)" -f services/mesh/Dockerfile .; \
+	[ "$$engine" != podman ] || podman tag "$${prefix}$(MESH_IMAGE)" "docker.io/$(MESH_IMAGE)"
+
+compose-up: ## Build the images and start docker-compose.yml (docker compose or podman-compose)
+	@set -euo pipefail; \
+	[ -n "$(COMPOSE)" ] || { echo "compose-up needs docker compose (with a running docker daemon) or podman-compose" \
+	  "(pip install podman-compose==1.6.0, or 'make install' for the venv's)"; exit 1; }; \
+	$(MAKE) --no-print-directory images mesh-image CONTAINER_ENGINE="$(CONTAINER_ENGINE)"; \
+	echo "Starting docker-compose.yml with $(COMPOSE)"; \
+	$(COMPOSE) up -d; \
+	echo "Shop: http://127.0.0.1:$(GATEWAY_PORT)  ('make compose-down' stops it; COMPOSE_PROFILES=traffic adds customers)"
+
+compose-down: ## Stop and remove everything docker-compose.yml started (all profiles)
+	@set -euo pipefail; \
+	[ -n "$(COMPOSE)" ] || { echo "compose-down needs docker compose or podman-compose"; exit 1; }; \
+	echo "Stopping docker-compose.yml with $(COMPOSE)"; \
+	$(COMPOSE) $(COMPOSE_ALL_PROFILES) down --remove-orphans
+# ---- end of docker-compose --------------------------------------------------------------------
+
+# ---- A/B experiment (issue 7) ------------------------------------------------------------------
+# Simulated customers against the shop (default: `make run`'s gateway), bounded in rate and time.
+#   make traffic DURATION=120 RATE=5 [CUSTOMERS=20] [HOST=http://127.0.0.1:8080]
+# Then open /experiment. Reset the experiment: make experiment-reset
+DURATION ?= 120
+RATE ?= 5
+CUSTOMERS ?= 20
+# Some shells export HOST as the machine's name: from the environment it counts only as a URL.
+TRAFFIC_HOST = $(if $(filter command line,$(origin HOST)),$(HOST),$(if $(filter http://% https://%,$(HOST)),$(HOST),http://127.0.0.1:$(GATEWAY_PORT)))
+.PHONY: traffic experiment-reset
+
+traffic: $(STAMP) ## Simulated customers browse and click ads: DURATION=<s> RATE=<page views/s> [HOST=url]
+	cd services/frontend && $(abspath $(BIN))/python -m traffic --host "$(TRAFFIC_HOST)" \
+	  --rate "$(RATE)" --duration "$(DURATION)" --customers "$(CUSTOMERS)"
+
+experiment-reset: $(STAMP) ## Delete every stored impression and click (DATABASE_URL, else the local SQLite file)
+	cd services/frontend && $(abspath $(BIN))/python -m storefront.experiment reset --yes
+# ---- end of A/B experiment ---------------------------------------------------------------------

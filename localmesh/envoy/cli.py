@@ -13,6 +13,7 @@ from localmesh.envoy.plan import DEFAULT_HOST_TEMPLATE, parse_endpoint, render_t
 from localmesh.envoy.resources import build_resources
 from localmesh.loader import load_paths
 from localmesh.model import build_mesh
+from localmesh.topology import TracingConfig
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
@@ -34,7 +35,13 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                         "are replaced (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=None, help="ingress listener port")
     parser.add_argument("--admin-port", type=int, default=None, help="Envoy admin port")
+    parser.add_argument("--trace-agent", metavar="HOST:PORT",
+                        help="send Envoy's Datadog spans to this agent, as Istio's sidecars do "
+                        "(default: no tracing)")
+    parser.add_argument("--trace-env", default="none",
+                        help="the env tag of Envoy's spans (default: %(default)s)")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--output", metavar="FILE", help="write the configuration here instead of stdout")
     parser.add_argument("--skip-analyze", action="store_true",
                         help="render even if `localmesh analyze` finds errors")
     parser.set_defaults(handler=run)
@@ -48,6 +55,14 @@ def _analyzer_errors(resources: list) -> int:
     for message in messages:
         print(message, file=sys.stderr)
     return sum(1 for m in messages if m.level == ERROR)
+
+
+def parse_trace_agent(text: str, env: str) -> TracingConfig:
+    """'datadog-agent:8126' -> where Envoy's Datadog tracer sends; ValueError (one line) otherwise."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--trace-agent {text!r}: expected HOST:PORT, e.g. datadog-agent:8126")
+    return TracingConfig(agent_host=host, agent_port=int(port), env=env)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.admin_port is not None:
         extra["admin_port"] = args.admin_port
     try:
+        if args.trace_agent:
+            extra["tracing"] = parse_trace_agent(args.trace_agent, args.trace_env)
         topology = render_topology(mesh, endpoints, args.listen_host, args.endpoint_host_template, **extra)
     except ValueError as error:
         print(f"localmesh: {error}", file=sys.stderr)
@@ -78,8 +95,13 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
     config = build_static_config(mesh, topology)
     if args.format == "json":
-        print(json.dumps(config, indent=2))
+        text = json.dumps(config, indent=2) + "\n"
     else:
-        print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False), end="")
+        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
     return 0
 

@@ -25,9 +25,12 @@ def _service(name: str) -> str:
     return name.split("/", 1)[1].split(":", 1)[0]
 
 
+def _image_env(ref: str) -> dict:
+    return dict(item.split("=", 1) for item in engine.inspect_image(ref)["Config"]["Env"])
+
+
 def _container_port(ref: str) -> int:
-    env = dict(item.split("=", 1) for item in engine.inspect_image(ref)["Config"]["Env"])
-    return int(env["PORT"])
+    return int(_image_env(ref)["PORT"])
 
 
 def _get(url: str) -> tuple:
@@ -81,7 +84,7 @@ def test_starts_with_a_read_only_root_filesystem(built_images, name):
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
 def test_advertisements_image_reports_its_version(built_images, version):
     ref = built_images[f"ecommerce/advertisements:{version}"]
-    env = dict(item.split("=", 1) for item in engine.inspect_image(ref)["Config"]["Env"])
+    env = _image_env(ref)
     assert (env.get("ADS_VERSION"), env.get("DD_VERSION"), env.get("DD_SERVICE")) == (
         version, version, "advertisements"
     )
@@ -91,6 +94,15 @@ def test_advertisements_image_reports_its_version(built_images, version):
         payload = json.loads(body)
         assert payload["version"] == version
         assert all(f"version={version}" in ad["banner_url"] for ad in payload["ads"])
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_spans_are_named_after_the_service_not_the_integration(built_images, name):
+    # Without it ddtrace 4 names the web spans "flask" (no version tag) when DD_SERVICE equals
+    # the service name it infers itself.
+    env = _image_env(built_images[name])
+    assert env.get("DD_SERVICE") == _service(name)
+    assert env.get("DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED") == "true"
 
 
 def test_frontend_container_shows_the_banner_of_the_advertisements_container(built_images):
