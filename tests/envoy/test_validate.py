@@ -151,6 +151,24 @@ def test_render_prints_a_config_envoy_accepts(capsys, tmp_path, monkeypatch):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(REPO_ROOT)
+    output = tmp_path / "envoy.json"
+    status, out, err = render(
+        capsys, *[a for p in ISTIO for a in ("-f", p)], "--trace-agent", "test-agent:8126",
+        "--trace-env", "workshop-istio", "--format", "json", "--output", str(output),
+    )
+    assert status == 0 and out == "", err
+    config = json.loads(output.read_text())
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    assert first_address(clusters["datadog_agent"]) == {"address": "test-agent", "port_value": 8126}
+    result = validate(output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status, out, _ = render(capsys, *[a for p in ISTIO for a in ("-f", p)], "--format", "json")
+    untraced = json.loads(out)["static_resources"]["clusters"]
+    assert status == 0 and "datadog_agent" not in {c["name"] for c in untraced}
+
+
 def test_render_json(capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     status, out, _ = render(capsys, "-f", "istio/ecommerce-istio", "--format", "json")
@@ -164,6 +182,8 @@ def test_render_json(capsys, monkeypatch):
         (["--endpoint", "advertisements=host:99999"], "expected DEPLOYMENT=HOST:PORT"),
         (["--endpoint", "nobody=host:1"], "no Deployment named 'nobody'"),
         (["--endpoint-host-template", "{pod}"], "bad template"),
+        (["--trace-agent", "datadog-agent"], "expected HOST:PORT"),
+        (["--trace-agent", "datadog-agent:0"], "expected HOST:PORT"),
     ],
 )
 def test_render_bad_arguments_give_one_line(capsys, monkeypatch, argv, message):
