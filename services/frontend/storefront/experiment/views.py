@@ -90,14 +90,21 @@ def _report(experiment: Experiment) -> dict:
     return report
 
 
-@bp.get("/experiment.json")
-def report_json() -> Response:
+def _report_or_none() -> Optional[dict]:
+    """The report, or None when the store cannot be read (the pages answer 503, the shop goes on)."""
     experiment = current(current_app)
     try:
-        report = _report(experiment)
+        return _report(experiment)
     except SQLAlchemyError as error:
         experiment.schema.ensure_in_background()
         log.warning("experiment report failed: %s", type(error).__name__)
+        return None
+
+
+@bp.get("/experiment.json")
+def report_json() -> Response:
+    report = _report_or_none()
+    if report is None:
         response = jsonify(error=_UNAVAILABLE)
         response.status_code = 503
         return response
@@ -108,12 +115,8 @@ def report_json() -> Response:
 
 @bp.get("/experiment")
 def report_page() -> Response:
-    experiment = current(current_app)
-    try:
-        report = _report(experiment)
-    except SQLAlchemyError as error:
-        experiment.schema.ensure_in_background()
-        log.warning("experiment report failed: %s", type(error).__name__)
+    report = _report_or_none()
+    if report is None:
         body = render_template(
             "errors/error.html", code=503, title="Experiment unavailable", message=_UNAVAILABLE
         )
