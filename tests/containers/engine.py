@@ -23,7 +23,12 @@ INSTALL_HINT = "install podman: apt-get install podman runc debootstrap (Debian 
 
 def podman_env() -> dict:
     env = dict(os.environ)
-    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF_FILE))
+    if "CONTAINERS_CONF" not in env:
+        if not CONTAINERS_CONF_FILE.exists():
+            # The Makefile's rule writes it; any test may be the first to call podman.
+            subprocess.run(["make", "--no-print-directory", str(CONTAINERS_CONF_FILE)], cwd=REPO_ROOT,
+                           check=True, capture_output=True, timeout=60)
+        env["CONTAINERS_CONF"] = str(CONTAINERS_CONF_FILE)
     return env
 
 
