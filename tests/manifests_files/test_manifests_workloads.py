@@ -19,6 +19,8 @@ DD_TAGS = [f"tags.datadoghq.com/{key}" for key in ("env", "service", "version")]
 IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/advertisements:2.0"}
 # Removed or ignored since ddtrace 3: a manifest that sets them is out of date.
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
+# Tracer features the demo does not need and that cost throughput (bench/tracing_bench.py).
+CHEAPER_TRACING = ("DD_TRACE_FUTURES_ENABLED", "DD_TRACE_JINJA2_ENABLED", "DD_TRACE_OTEL_CTX_ENABLED")
 SERVER_COMMAND = ["ddtrace-run", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 SERVER_PORTS = {"frontend": 3000, "advertisements": 5002}
 SIDECAR_UID = 1337
@@ -51,6 +53,14 @@ def test_every_workload_is_found():
         ("ns3", "advertisements-v2"),
     }
     assert {(d.namespace, d.name) for d in STORES} == {("ns1", "postgres"), ("ns3", "postgres")}
+
+
+@pytest.mark.parametrize("deployment", [d for d in DEPLOYMENTS if is_server(d)], ids=str)
+def test_servers_use_the_cheaper_tracer_settings(deployment):
+    # Measured by bench/tracing_bench.py (README); the compose file and images carry them too.
+    env = env_of(only_container(deployment))
+    for name in CHEAPER_TRACING:
+        assert env.get(name, {}).get("value") == "false", f"{deployment}: {name} must be \"false\""
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=str)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import yaml
 from testkit.envoy import run_envoy
 from testkit.processes import REPO_ROOT, VENV_BIN, ServiceProcess, free_port, run_service, wait_for_http
 
@@ -148,11 +149,29 @@ class Shop:
         return f"http://127.0.0.1:{self.gateway_port}"
 
 
+def manifest_dd_settings(service: str) -> dict:
+    """The literal DD_* values the canary manifests give the service's pods (tracer tuning and
+    span naming), so the tests and bench/tracing_bench.py run the tracer as the cluster does."""
+    settings: dict = {}
+    for path in CANARY_FILES:
+        for manifest in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
+            for doc in yaml.safe_load_all(manifest.read_text()):
+                if not doc or doc.get("kind") != "Deployment":
+                    continue
+                if doc["spec"]["template"]["metadata"]["labels"].get("app") != service:
+                    continue
+                for item in doc["spec"]["template"]["spec"]["containers"][0].get("env", []):
+                    if item["name"].startswith("DD_") and "value" in item:
+                        settings[item["name"]] = item["value"]
+    assert settings, f"no Deployment of {service} in {CANARY_FILES}"
+    return settings
+
+
 def service_env(service: str, version: str, agent_url: Optional[str]) -> dict:
     """What the manifests give each pod (unified service tagging), pointed at agent_url."""
     env = {
+        **manifest_dd_settings(service),
         "DD_ENV": ENV, "DD_SERVICE": service, "DD_VERSION": version,
-        "DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED": "true",
         "DD_REMOTE_CONFIGURATION_ENABLED": "false",
         "WEB_CONCURRENCY": "2",
     }
