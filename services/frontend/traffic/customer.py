@@ -126,14 +126,8 @@ class ShopCustomer(HttpUser):
         with self.client.get(
             href, name=_request_name(href), allow_redirects=False, catch_response=True
         ) as response:
-            if response.status_code in _REDIRECTS:
-                target = self._follow(response, "ad click")
-            elif response.status_code == 200:
-                target = None
-            else:
-                response.failure(f"status {response.status_code}")
-                return
-        if response.status_code in _REDIRECTS and target is None:
+            done, target = self._outcome(response, "ad click")
+        if not done:
             return
         self.tally.clicks[(source, banner.version)] += 1
         if target is not None:
@@ -148,15 +142,19 @@ class ShopCustomer(HttpUser):
         with self.client.post(
             action, data=form.fields, name=_request_name(action), allow_redirects=False, catch_response=True
         ) as response:
-            if response.status_code in _REDIRECTS:
-                target = self._follow(response, "add to cart")
-            elif response.status_code == 200:
-                target = None
-            else:
-                response.failure(f"status {response.status_code}")
-                return
-        if response.status_code in _REDIRECTS and target is None:
+            done, target = self._outcome(response, "add to cart")
+        if not done:
             return
         self.tally.cart_adds += 1
         if target is not None:
             self.view(target)
+
+    def _outcome(self, response: object, what: str) -> tuple:
+        """(done, target) of a form post or click: not done when it failed or its redirect was refused."""
+        if response.status_code in _REDIRECTS:
+            target = self._follow(response, what)
+            return target is not None, target
+        if response.status_code == 200:
+            return True, None
+        response.failure(f"status {response.status_code}")
+        return False, None
