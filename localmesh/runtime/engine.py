@@ -133,6 +133,9 @@ class Runtime:
                              f"(see {self.supervisor.log_dir / (TEST_AGENT_NAME + '.log')})")
 
     def shutdown(self) -> None:
+        # The trace agent goes last, so the final flush of the pods and Envoy still reaches it.
+        first = [name for name in self.supervisor.names() if name != TEST_AGENT_NAME]
+        self.supervisor.stop(first)
         self.supervisor.stop_all()
 
     # ---- the reconcile --------------------------------------------------------------

@@ -57,9 +57,16 @@ def test_up_starts_a_test_agent_and_the_page_view_is_one_trace(tmp_path):
         assert summary.returncode == 0, summary.stderr
         rows = {tuple(line.split()[:2]) for line in summary.stdout.splitlines() if line.strip()}
         assert {("frontend", "1.0"), ("advertisements", ads["meta"]["version"])} <= rows
+        # Spans still buffered in the pods when SIGTERM comes: their final flush needs the agent.
+        for _ in range(5):
+            get(mesh.gateway + PRODUCT)
     finally:
         assert mesh.stop() == 0
     assert not agent_answers("127.0.0.1", port), "the test agent outlived the mesh"
+    # The agent stops last: the pods' final flush on SIGTERM still reaches it.
+    pod_logs = "".join(path.read_text(errors="replace") for path in (mesh.state / "logs").glob("*"))
+    assert "dropping" in pod_logs or "Shutting down" in pod_logs, "no pod logs to check"
+    assert "failed to send" not in pod_logs, pod_logs[-3000:]
 
 
 def test_up_uses_an_agent_that_already_answers(tmp_path):
