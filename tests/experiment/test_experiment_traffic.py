@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 
 import pytest
-from testkit.processes import SERVICES, run_service
+from testkit.processes import REPO_ROOT, SERVICES, run_service
 
 FRONTEND = SERVICES / "frontend"
 
@@ -191,3 +191,16 @@ def test_unreachable_shop_fails_with_one_line():
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "requests failed" in lines[0], result.stderr
+
+
+def test_make_traffic_takes_duration_rate_and_host(shop):
+    """The README's `make traffic DURATION=<s> RATE=<views/s>`, pointed at this test's shop."""
+    _, frontend = shop
+    result = subprocess.run(
+        ["make", "--no-print-directory", "traffic", "DURATION=3", "RATE=4", "CUSTOMERS=2",
+         f"HOST={frontend.url}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"--host \"{frontend.url}\"" in result.stdout and "--rate \"4\"" in result.stdout
+    assert "--duration \"3\"" in result.stdout and "[done" in result.stdout
