@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+from testkit.processes import stop_process
+
 VENV_BIN = Path(sys.executable).parent
 ENVOY = VENV_BIN / "envoy"
 
@@ -74,14 +76,7 @@ class EnvoyProcess:
         raise TimeoutError(f"{cluster}: not {count} healthy hosts within {timeout}s: {self.hosts(cluster)}")
 
     def stop(self, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def validate(config_path: Path) -> subprocess.CompletedProcess:

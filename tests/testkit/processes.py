@@ -46,6 +46,18 @@ def wait_for_http(url: str, timeout: float = 30.0, process: Optional[subprocess.
     raise TimeoutError(f"{url} did not answer within {timeout}s: {last_error}")
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, then SIGKILL after timeout; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class ServiceProcess:
     """A running gunicorn (optionally under ddtrace-run) and its captured output."""
 
@@ -63,14 +75,7 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 @contextmanager
