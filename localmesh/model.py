@@ -52,10 +52,21 @@ def parse_duration(text: Any) -> Optional[float]:
 
 
 def resolve_host(host: str, namespace: str) -> str:
-    """The FQDN a host name means when written in namespace (Istio's short-name rule)."""
-    host = host.rstrip(".")
-    if host == "*" or host.startswith("*."):
+    """The FQDN a host name means when written in namespace.
+
+    As istiod's ResolveShortnameToFQDN (pilot/pkg/model/config.go, Istio 1.29): only a name
+    without a dot is expanded; 'advertisements.ns3', '*' and IP addresses are taken literally.
+    """
+    if host == "*" or "." in host or ":" in host or not host:
         return host
+    return f"{host}.{namespace}.{CLUSTER_DOMAIN}"
+
+
+def dns_fqdn(host: str, namespace: str) -> str:
+    """The Service FQDN a pod's DNS lookup of host finds, through the Kubernetes search path
+    (<namespace>.svc.cluster.local, svc.cluster.local, cluster.local). DNS, not Istio, so
+    'advertisements.ns3' here means advertisements.ns3.svc.cluster.local."""
+    host = host.lower().rstrip(".")
     parts = host.split(".")
     if len(parts) == 1:
         return f"{host}.{namespace}.{CLUSTER_DOMAIN}"

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from localmesh.analyze.messages import message
 from localmesh.loader import ManifestError, Resource
-from localmesh.model import Deployment, Mesh, Service, build_deployment, resolve_host
+from localmesh.model import Deployment, Mesh, Service, build_deployment, dns_fqdn
 
 VERSION_LABEL = "version"
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
@@ -171,7 +171,7 @@ def _ads_url(mesh: Mesh, deployment: Deployment) -> list:
                 found.append(message("LM0013", deployment.resource, path,
                                      f'ADS_URL "{env.value}" is not an http:// URL naming a Service'))
                 continue
-            fqdn = resolve_host(url.hostname, deployment.namespace)
+            fqdn = dns_fqdn(url.hostname, deployment.namespace)
             service = mesh.service_for(fqdn)
             if service is None:
                 found.append(message("LM0013", deployment.resource, path,

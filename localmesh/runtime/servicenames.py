@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Optional
 
-from localmesh.model import CLUSTER_DOMAIN, Mesh
+from localmesh.model import Mesh, dns_fqdn
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _HOST_REF = re.compile(
@@ -30,15 +30,7 @@ class ServiceAddressBook:
 
     def fqdn_for(self, host: str, namespace: str) -> Optional[str]:
         """The Service FQDN host means from namespace, if such a Service exists."""
-        parts = host.lower().split(".")
-        if len(parts) == 1:
-            fqdn = f"{parts[0]}.{namespace}.{CLUSTER_DOMAIN}"
-        elif len(parts) == 2:
-            fqdn = f"{host}.{CLUSTER_DOMAIN}"
-        elif len(parts) == 3 and parts[2] == "svc":
-            fqdn = f"{host}.cluster.local"
-        else:
-            fqdn = host.lower()
+        fqdn = dns_fqdn(host, namespace)
         return fqdn if fqdn in self.ports_of else None
 
     def rewrite(self, value: str, namespace: str) -> str:
