@@ -109,11 +109,15 @@ class EnvVar:
 
 @dataclass
 class Probe:
+    """An httpGet probe; the timing fields default as in Kubernetes."""
+
     path: str
     port: Union[int, str]
     period_seconds: float = 10.0
     timeout_seconds: float = 1.0
     failure_threshold: int = 3
+    initial_delay_seconds: float = 0.0
+    success_threshold: int = 1
 
 
 @dataclass
@@ -497,12 +501,23 @@ def _probe(raw: Any) -> Optional[Probe]:
     get = _dict(_dict(raw).get("httpGet"))
     if not get:
         return None
+    raw = _dict(raw)
+
+    def number(key: str, default: int) -> int:
+        # As the API server's defaulting: an absent or 0 field takes the default (the schema,
+        # LM0002, refuses a non-integer).
+        value = raw.get(key)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return value if ok else default
+
     return Probe(
         path=str(get.get("path", "/")),
         port=get.get("port"),
-        period_seconds=float(_dict(raw).get("periodSeconds", 10)),
-        timeout_seconds=float(_dict(raw).get("timeoutSeconds", 1)),
-        failure_threshold=int(_dict(raw).get("failureThreshold", 3)),
+        period_seconds=float(number("periodSeconds", 10)),
+        timeout_seconds=float(number("timeoutSeconds", 1)),
+        failure_threshold=number("failureThreshold", 3),
+        initial_delay_seconds=float(number("initialDelaySeconds", 0)),
+        success_threshold=number("successThreshold", 1),
     )
 
 

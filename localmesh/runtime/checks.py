@@ -1,20 +1,46 @@
-"""The analyzer's verdict on a resource set, split into errors (refuse) and the rest (print)."""
+"""The analyzer's verdict on a resource set: what the API server would refuse, and the rest.
+
+On a cluster only the API server's schema check and Istio's validating webhook refuse an
+apply; every other `istioctl analyze` finding (a subset no DestinationRule defines, a subset
+selecting no pod, ...) is accepted, and the traffic shows its effect (503 NC, 503 UH).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from localmesh.analyze.engine import analyze
-from localmesh.analyze.messages import ERROR, INFO
+from localmesh.analyze.messages import INFO
 from localmesh.loader import Resource
 
+# The codes the API server (schema, strict field validation) or Istio's validating webhook
+# would refuse: an unknown kind, a Kubernetes schema error, an Istio schema or validation
+# error. The one place `up`, `apply` and `delete` decide what to refuse.
+REFUSING_CODES = frozenset({"LM0001", "LM0002", "IST0106"})
 
-def analyzer_report(resources: Iterable[Resource]) -> tuple:
-    """(error lines, warning lines) from localmesh.analyze over resources, as istioctl prints them.
+
+@dataclass
+class Verdict:
+    refusals: list = field(default_factory=list)  # lines: the API server would refuse the set
+    warnings: list = field(default_factory=list)  # lines: accepted; traffic shows the effect
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+
+def analyzer_report(resources: Iterable[Resource]) -> Verdict:
+    """The analyzer's messages over resources, split into refusals and warnings.
 
     Info messages are left to `localmesh analyze`; up and apply show what needs attention.
+    A finding istioctl rates an error but the API server accepts is printed as a warning,
+    with istioctl's own text.
     """
-    messages = analyze(list(resources))
-    errors = [str(m) for m in messages if m.level == ERROR]
-    others = [str(m) for m in messages if m.level not in (ERROR, INFO)]
-    return errors, others
+    verdict = Verdict()
+    for message in analyze(list(resources)):
+        if message.code in REFUSING_CODES:
+            verdict.refusals.append(str(message))
+        elif message.level != INFO:
+            verdict.warnings.append(f"warning: {message}")
+    return verdict

@@ -96,6 +96,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from localmesh.runtime.engine import Runtime, RuntimeConfig, StartError
+    from localmesh.runtime.guard import OrphanGuard
     from localmesh.runtime.ports import PortInUse
     from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
 
@@ -106,13 +107,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
     state = state_dir(args)
     resources = load_paths(args.files)
-    errors, others = analyzer_report(resources)
-    for line in others:
+    verdict = analyzer_report(resources)
+    for line in verdict.warnings + verdict.refusals:
         print(line, file=sys.stderr)
-    if errors:
-        for line in errors:
-            print(line, file=sys.stderr)
-        print(f"localmesh: refusing to start: the analyzer found {len(errors)} error(s)", file=sys.stderr)
+    if verdict.refused:
+        print(f"localmesh: refusing to start: {len(verdict.refusals)} resource error(s) the API server "
+              "would refuse", file=sys.stderr)
         return 1
     try:
         existing = read_control(state)
@@ -128,6 +128,7 @@ def cmd_up(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     state.mkdir(parents=True, exist_ok=True)
+    guard = OrphanGuard()
     config = RuntimeConfig(
         state_dir=state,
         services_dir=Path(args.services_dir).resolve(),
@@ -139,6 +140,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         ready_timeout=args.ready_timeout,
         echo=None if args.log_files_only else sys.stdout,
         trace_agent=trace_agent,
+        on_group=guard.group,
     )
     runtime = Runtime(config)
     stop = threading.Event()
@@ -170,6 +172,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         server.stop()
     finally:
         runtime.shutdown()
+        guard.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
@@ -197,21 +200,22 @@ def _handlers(runtime: object) -> dict:
             resources = []
             for item in payload.get("files", []):
                 resources.extend(load_text(str(item.get("text", "")), str(item.get("path", "<request>"))))
-            errors, others = analyzer_report(runtime.candidate_set(resources, deleting))
-            if errors:
-                reason = f"refused: the analyzer found {len(errors)} error(s) in the resulting set"
-                return 422, {"lines": others + errors, "error": reason}
+            verdict = analyzer_report(runtime.candidate_set(resources, deleting))
+            if verdict.refused:
+                reason = f"refused: {len(verdict.refusals)} resource error(s) the API server would refuse"
+                return 422, {"lines": verdict.warnings + verdict.refusals, "error": reason}
             if deleting:
                 lines, found = runtime.delete(resources)
-                return (200 if found else 404), {"lines": others + lines}
-            return 200, {"lines": others + runtime.apply(resources)}
+                return (200 if found else 404), {"lines": verdict.warnings + lines}
+            return 200, {"lines": verdict.warnings + runtime.apply(resources)}
         except ManifestError as error:
             return 400, {"error": str(error)}
         except (StartError, PortInUse) as error:
             return 409, {"error": str(error)}
 
     return {
-        ("GET", "/status"): lambda payload: (200, runtime.status()),
+        # ?usage=0: without the CPU and memory columns, which take a sampling window.
+        ("GET", "/status"): lambda payload: (200, runtime.status(usage=payload.get("usage") != "0")),
         ("POST", "/apply"): lambda payload: change(payload, False),
         ("POST", "/delete"): lambda payload: change(payload, True),
     }

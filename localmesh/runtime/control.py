@@ -11,6 +11,7 @@ import os
 import secrets
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,10 +73,11 @@ class ControlServer:
     def _dispatch(self, request: BaseHTTPRequestHandler, method: str) -> None:
         if request.headers.get(TOKEN_HEADER) != self.token:
             return _reply(request, 403, {"error": "wrong or missing control token"})
-        handler: Optional[Callable] = self.handlers.get((method, request.path))
+        path, _, query = request.path.partition("?")
+        handler: Optional[Callable] = self.handlers.get((method, path))
         if handler is None:
-            return _reply(request, 404, {"error": f"no {method} {request.path}"})
-        payload: dict = {}
+            return _reply(request, 404, {"error": f"no {method} {path}"})
+        payload: dict = dict(urllib.parse.parse_qsl(query))
         if method == "POST":
             length = int(request.headers.get("Content-Length") or 0)
             if length > MAX_BODY:

@@ -1,6 +1,6 @@
 """Drive the one Envoy: write its discovery files atomically and watch what it accepted.
 
-Envoy reads LDS/CDS/RDS from files in config_dir (path_config_source + watched_directory);
+Envoy reads LDS/CDS/RDS/EDS from files in config_dir (path_config_source + watched_directory);
 a file replaced by rename is reloaded without a restart. The admin API tells which version
 of each it has accepted, so an update can wait for Envoy before the next step.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,8 +32,11 @@ def write_atomic(path: Path, data: str) -> None:
     os.replace(tmp, path)
 
 
+DISCOVERY_PATTERNS = ("lds.json", "cds.json", "rds_*.json", "eds_*.json")
+
+
 def file_kind(name: str) -> str:
-    """'lds', 'cds' or 'rds' from a discovery file name."""
+    """'lds', 'cds', 'rds' or 'eds' from a discovery file name."""
     return name.split("_", 1)[0].split(".", 1)[0]
 
 
@@ -43,11 +47,24 @@ class EnvoyControl:
         self.admin = f"http://{admin_host}:{admin_port}"
         self._written: dict = {}  # file name -> content without version (to skip no-op writes)
         self._version = 0
+        self._lock = threading.Lock()  # pod readiness changes write EDS from other threads
+
+    def clear(self) -> None:
+        """Remove discovery files a previous run left (one that was killed cannot clean up)."""
+        with self._lock:
+            for pattern in DISCOVERY_PATTERNS:
+                for path in self.config_dir.glob(pattern):
+                    path.unlink(missing_ok=True)
+            self._written.clear()
 
     # ---- files ----------------------------------------------------------------------
 
     def write(self, files: Mapping, only: Optional[set] = None) -> dict:
         """Write the discovery files (of the kinds in only) that changed; name -> version written."""
+        with self._lock:
+            return self._write(files, only)
+
+    def _write(self, files: Mapping, only: Optional[set]) -> dict:
         written: dict = {}
         for name, response in sorted(files.items(), key=lambda item: _write_order(item[0])):
             if only is not None and file_kind(name) not in only:
@@ -68,11 +85,14 @@ class EnvoyControl:
         return path
 
     def remove_stale(self, keep: set) -> None:
-        """Delete route files no listener names any more (after the listeners changed)."""
-        for path in self.config_dir.glob("rds_*.json"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-                self._written.pop(path.name, None)
+        """Delete route and endpoint files nothing names any more (after listeners and clusters
+        changed)."""
+        with self._lock:
+            for pattern in ("rds_*.json", "eds_*.json"):
+                for path in self.config_dir.glob(pattern):
+                    if path.name not in keep:
+                        path.unlink(missing_ok=True)
+                        self._written.pop(path.name, None)
 
     # ---- admin ----------------------------------------------------------------------
 
@@ -103,12 +123,35 @@ class EnvoyControl:
                     versions[f"rds:{name}"] = route.get("version_info", "")
         return versions
 
+    def cluster_policies(self) -> dict:
+        """{cluster name: load balancer} as Envoy has each active cluster (ROUND_ROBIN, ...)."""
+        dump = json.loads(self.get("/config_dump?resource=dynamic_active_clusters"))
+        return {entry["cluster"]["name"]: load_balancer(entry["cluster"])
+                for entry in dump.get("configs", []) if "cluster" in entry}
+
+    def accepted_endpoints(self) -> dict:
+        """{cluster name: sorted 'host:port' list} of the EDS clusters Envoy has now.
+
+        Envoy's dump gives no version for file-based EDS, so what it holds is compared."""
+        dump = json.loads(self.get("/config_dump?include_eds"))
+        found: dict = {}
+        for config in dump.get("configs", []):
+            if config.get("@type", "").endswith("EndpointsConfigDump"):
+                for entry in config.get("dynamic_endpoint_configs", []):
+                    assignment = entry.get("endpoint_config", {})
+                    found[assignment.get("cluster_name", "")] = _addresses(assignment)
+        return found
+
     def wait_applied(self, written: Mapping, files: Mapping, timeout: float = 20.0) -> None:
         """Wait until Envoy reports every written file's version (clusters warmed too)."""
         wanted: dict = {}
+        endpoints: dict = {}
         for name, version in written.items():
             kind = file_kind(name)
-            if kind == "rds":
+            if kind == "eds":
+                for resource in files[name].get("resources", []):
+                    endpoints[resource.get("cluster_name", "")] = _addresses(resource)
+            elif kind == "rds":
                 for resource in files[name].get("resources", []):
                     wanted[f"rds:{resource.get('name', '')}"] = version
             else:
@@ -122,6 +165,13 @@ class EnvoyControl:
                 time.sleep(0.1)
                 continue
             missing = {key: v for key, v in wanted.items() if _older(versions.get(key), v)}
+            if endpoints and not missing:
+                try:
+                    held = self.accepted_endpoints()
+                except (urllib.error.URLError, OSError, ValueError):
+                    held = {}
+                missing = {f"eds:{name}": "" for name, want in endpoints.items()
+                           if held.get(name, []) != want}
             if not missing and not versions.get("cds_warming"):
                 return
             time.sleep(0.05)
@@ -147,6 +197,31 @@ def _content_key(response: Mapping) -> str:
     return json.dumps(resources, sort_keys=True)
 
 
+# Envoy's typed load-balancing policies by message name, in lb_policy's words.
+_POLICY_NAMES = {"LeastRequest": "LEAST_REQUEST", "RoundRobin": "ROUND_ROBIN", "RingHash": "RING_HASH",
+                 "Maglev": "MAGLEV", "Random": "RANDOM"}
+
+
+def load_balancer(cluster: Mapping) -> str:
+    """The load balancer a dumped cluster uses: load_balancing_policy first, then lb_policy
+    (absent in the dump when it is the default, ROUND_ROBIN)."""
+    for policy in cluster.get("load_balancing_policy", {}).get("policies", []):
+        type_name = policy.get("typed_extension_config", {}).get("typed_config", {}).get("@type", "")
+        short = type_name.rsplit(".", 1)[-1]
+        return _POLICY_NAMES.get(short, short or "unknown")
+    return str(cluster.get("lb_policy", "ROUND_ROBIN"))
+
+
+def _addresses(assignment: Mapping) -> list:
+    """'host:port' of every endpoint in a ClusterLoadAssignment, sorted."""
+    found = []
+    for group in assignment.get("endpoints", []):
+        for entry in group.get("lb_endpoints", []):
+            address = entry.get("endpoint", {}).get("address", {}).get("socket_address", {})
+            found.append(f"{address.get('address')}:{address.get('port_value')}")
+    return sorted(found)
+
+
 def _older(have: Optional[str], want: str) -> bool:
     try:
         return have is None or int(have or 0) < int(want)
@@ -156,4 +231,5 @@ def _older(have: Optional[str], want: str) -> bool:
 
 def _write_order(name: str) -> tuple:
     # Clusters before routes before listeners: nothing is named before it exists.
-    return ({"cds": 0, "rds": 1, "lds": 2}.get(file_kind(name), 3), name)
+    # Endpoint files first: a new EDS cluster reads its file as it is created.
+    return ({"eds": 0, "cds": 1, "rds": 2, "lds": 3}.get(file_kind(name), 4), name)

@@ -13,12 +13,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from localmesh.loader import ManifestError, Resource
-from localmesh.model import Container, Deployment, EnvVar, Mesh
+from localmesh.model import Container, Deployment, EnvVar, Mesh, Probe
 from localmesh.runtime.servicenames import ServiceAddressBook
 
 LOCAL_IP = "127.0.0.1"
@@ -38,10 +38,9 @@ class PodTemplate:
     command: tuple
     cwd: str
     env: tuple  # EnvVar objects, still unresolved (fieldRefs depend on the pod)
-    readiness_path: Optional[str]
-    liveness_path: Optional[str]
+    readiness: Optional[Probe]
+    liveness: Optional[Probe]
     grace_seconds: float
-    probe_period: float = 10.0
     secrets: Mapping = field(default_factory=dict)  # (ns, name) -> {key: value}, for env refs
     config_maps: Mapping = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -53,7 +52,8 @@ class PodTemplate:
         env = resolve_env(self, "POD", addresses)
         blob = json.dumps(
             [self.command, self.cwd, sorted(self.labels.items()), sorted(env.items()),
-             self.readiness_path, self.liveness_path],
+             asdict(self.readiness) if self.readiness else None,
+             asdict(self.liveness) if self.liveness else None],
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:5]
@@ -73,14 +73,17 @@ class PodSpec:
     cwd: str
     env: Mapping[str, str]
     port: int
-    readiness_path: Optional[str]
-    liveness_path: Optional[str]
+    readiness: Optional[Probe]
+    liveness: Optional[Probe]
     grace_seconds: float
-    probe_period: float = 10.0
 
     @property
     def version(self) -> Optional[str]:
         return self.labels.get("version") or self.labels.get("app.kubernetes.io/version")
+
+    @property
+    def readiness_path(self) -> Optional[str]:
+        return self.readiness.path if self.readiness else None
 
 
 def _fail(deployment: Deployment, path: tuple, reason: str) -> ManifestError:
@@ -127,10 +130,9 @@ def pod_template(deployment: Deployment, mesh: Mesh, services_dir: Path) -> PodT
         command=tuple(command),
         cwd=str(folder),
         env=tuple(container.env),
-        readiness_path=container.readiness.path if container.readiness else None,
-        liveness_path=container.liveness.path if container.liveness else None,
+        readiness=container.readiness,
+        liveness=container.liveness,
         grace_seconds=float(grace) if isinstance(grace, (int, float)) else 30.0,
-        probe_period=container.readiness.period_seconds if container.readiness else 10.0,
         secrets=_key_values(mesh, "Secret", deployment.namespace),
         config_maps=_key_values(mesh, "ConfigMap", deployment.namespace),
         annotations=annotations,
@@ -287,8 +289,7 @@ def pod_spec(
         cwd=template.cwd,
         env=env,
         port=port,
-        readiness_path=template.readiness_path,
-        liveness_path=template.liveness_path,
+        readiness=template.readiness,
+        liveness=template.liveness,
         grace_seconds=template.grace_seconds,
-        probe_period=template.probe_period,
     )

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Optional
 
+from localmesh.envoy.names import cluster_name
 from localmesh.model import HeaderMatch, HttpMatch, HttpRoute, Mesh, StringMatch, VirtualService
 
 
@@ -81,8 +83,12 @@ def rules_text(vs: VirtualService, own_host: str) -> str:
     return "; ".join(rules) if rules else "(no http rules)"
 
 
-def describe_routes(mesh: Mesh) -> list:
-    """One line per Service (mesh routing) and per Gateway-bound VirtualService."""
+def describe_routes(mesh: Mesh, load_balancers: Optional[Mapping] = None) -> list:
+    """One line per Service (mesh routing) and per Gateway-bound VirtualService.
+
+    load_balancers: cluster name -> the load balancer Envoy uses for it (from its admin API);
+    a Service without a VirtualService names the one of its cluster."""
+    load_balancers = load_balancers or {}
     lines = []
     for service in sorted(mesh.services, key=lambda s: (s.namespace, s.name)):
         vs = mesh.mesh_virtual_service_for(service.fqdn)
@@ -91,7 +97,9 @@ def describe_routes(mesh: Mesh) -> list:
         else:
             pods = mesh.pods_selected(service)
             names = ", ".join(d.name for d in pods) or "no Deployment"
-            text = f"* -> round-robin over every ready pod of {names}"
+            first = service.ports[0].port if service.ports else None
+            balancer = load_balancers.get(cluster_name(first, None, service.fqdn), "load balancer unknown")
+            text = f"* -> every ready pod of {names} ({balancer})"
         lines.append(f"{service.name}.{service.namespace}: {text}")
     for gateway in sorted(mesh.gateways, key=lambda g: g.ref):
         for vs in mesh.gateway_virtual_services(gateway):

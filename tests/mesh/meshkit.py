@@ -8,9 +8,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
@@ -39,10 +41,12 @@ class MeshUp:
     """A running `localmesh up` with its own state dir and free gateway/admin/listener ports."""
 
     def __init__(self, tmp: Path, files: list, extra_env: Optional[dict] = None,
-                 extra_args: tuple = ()) -> None:
+                 extra_args: tuple = (), gateway_port: Optional[int] = None,
+                 admin_port: Optional[int] = None) -> None:
+        """gateway_port, admin_port: the ports a previous run had (default: free ones)."""
         self.state = tmp / "state"
-        self.gateway_port = free_port()
-        self.admin_port = free_port()
+        self.gateway_port = gateway_port or free_port()
+        self.admin_port = admin_port or free_port()
         tmp.mkdir(parents=True, exist_ok=True)
         self.log_path = tmp / "up.log"
         command = [*LOCALMESH, "up", "--state-dir", str(self.state), "--free-listener-ports",
@@ -51,7 +55,7 @@ class MeshUp:
         for file in files:
             command += ["-f", str(file)]
         env = {**os.environ, **(extra_env or {})}
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "a")
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -182,3 +186,51 @@ def descendants_alive(pids: set, pgids: set) -> list:
         if pid in pids or pgid in pgids:
             alive.append(pid)
     return alive
+
+
+MAX_REQUESTS = 20000  # a stream is bounded even if a step hangs
+
+
+def page_outcome(url: str, status: int, body: str) -> str:
+    """'ok' for a shop page with a banner or an ads answer; otherwise what went wrong."""
+    page = "/products/" in url or url.endswith("/")
+    ok = status == 200 and (banner_version(body) is not None if page else '"version"' in body)
+    return "ok" if ok else f"{status}{' without banner' if page else ''}"
+
+
+class Stream:
+    """A steady stream of requests from threads, tallied by outcome (see page_outcome)."""
+
+    def __init__(self, urls: list, threads_per_url: int = 2, outcome=page_outcome) -> None:
+        self.outcomes: Counter = Counter()
+        self.failures: list = []
+        self._outcome = outcome
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(url, headers), daemon=True)
+                         for url, headers in urls for _ in range(threads_per_url)]
+
+    def _run(self, url: str, headers: dict) -> None:
+        while not self._stop.is_set() and sum(self.outcomes.values()) < MAX_REQUESTS:
+            try:
+                status, body = get(url, headers=headers)
+                outcome = self._outcome(url, status, body)
+            except OSError as error:
+                outcome = f"error {type(error).__name__}"
+            with self._lock:
+                self.outcomes[outcome] += 1
+                if outcome != "ok":
+                    self.failures.append((time.strftime("%X"), url, outcome))
+            time.sleep(0.005)
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1.0)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)

@@ -9,7 +9,7 @@ import pytest
 
 from localmesh.loader import ManifestError, load_paths, load_text
 from localmesh.model import build_mesh
-from localmesh.runtime.diff import RunningPod, plan_pods, resource_changes
+from localmesh.runtime.diff import resource_changes
 from localmesh.runtime.pods import expand_vars, pod_spec, pod_template, resolve_env, service_folder
 from localmesh.runtime.ports import PortInUse, check_ports_free, describe_port_needs, plan_listener_ports
 from localmesh.runtime.routetext import describe_routes
@@ -153,7 +153,7 @@ def test_pod_spec_adds_port_bind_host_path_and_expands_args():
     assert "SECRET" not in spec.env  # the host's environment does not leak into pods
     assert spec.command == ("ddtrace-run", "gunicorn", "--port", "43210")
     assert spec.cwd == str(SERVICES / "frontend")
-    assert spec.readiness_path == "/readyz" and spec.probe_period == 5
+    assert spec.readiness_path == "/readyz" and spec.readiness.period_seconds == 5
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -211,20 +211,6 @@ def test_port_in_use_names_port_and_owner():
     assert "gateway" in str(caught.value)
 
 
-def test_plan_pods_like_a_deployment_controller():
-    web, ads = ("ns", "web"), ("ns", "ads")
-    running = [RunningPod(web, "aaaaa", 0, "web-aaaaa-0"), RunningPod(web, "aaaaa", 1, "web-aaaaa-1"),
-               RunningPod(ads, "bbbbb", 0, "ads-bbbbb-0")]
-    same = plan_pods(running, {web: ("aaaaa", 2), ads: ("bbbbb", 1)})
-    assert same.empty and len(same.keep) == 3
-    scaled = plan_pods(running, {web: ("aaaaa", 1), ads: ("bbbbb", 3)})
-    assert scaled.stop == ["web-aaaaa-1"]
-    assert scaled.start == [(ads, "bbbbb", 1), (ads, "bbbbb", 2)]
-    changed = plan_pods(running, {web: ("ccccc", 2)})
-    assert sorted(changed.stop) == ["ads-bbbbb-0", "web-aaaaa-0", "web-aaaaa-1"]
-    assert changed.start == [(web, "ccccc", 0), (web, "ccccc", 1)]
-
-
 def test_resource_changes_read_like_kubectl():
     lines = resource_changes({("VirtualService", "ns3", "a"): {"x": 1}},
                              {("VirtualService", "ns3", "a"): {"x": 2}, ("Deployment", "ns3", "b"): {}})
@@ -236,7 +222,8 @@ def test_routes_in_force_are_readable():
     lines = describe_routes(mesh)
     ads = next(line for line in lines if line.startswith("advertisements.ns3:"))
     assert "page-source=products -> v1 50%, v2 50%; * -> v1" in ads
-    assert any(line.startswith("frontend.ns3: * -> round-robin") for line in lines)
+    assert "frontend.ns3: * -> every ready pod of frontend (LEAST_REQUEST)" in describe_routes(
+        build_mesh(load_paths(BASE)), {"outbound|80||frontend.ns3.svc.cluster.local": "LEAST_REQUEST"})
     ninety_file = ISTIO / "scenarios" / "products-90-10.yaml"
     ninety = build_mesh(load_paths([*BASE, ADS_V2, DESTINATION_RULE, ninety_file]))
     assert "v1 90%, v2 10%" in "\n".join(describe_routes(ninety))

@@ -25,6 +25,8 @@ from mesh.meshkit import (
     product_slug,
 )
 
+pytestmark = pytest.mark.envoy
+
 CONFIDENCE = 0.999
 CHECKED = {
     "all-to-v1.yaml", "products-90-10.yaml", "promote-v2.yaml", "preview-header.yaml",

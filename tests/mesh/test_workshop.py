@@ -6,9 +6,15 @@ VirtualService (home pinned to v1, product pages 50/50, checked with exact binom
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
+import pytest
 from scipy.stats import binom
 
 from mesh.meshkit import ADS_V2, BASE, CANARY_VS, DESTINATION_RULE, page_versions, product_slug
+
+pytestmark = pytest.mark.envoy
 
 CONFIDENCE = 0.999
 
@@ -48,8 +54,19 @@ def test_workshop_sequence(mesh_up):
     text = result.stdout
     assert "advertisements.ns3: page-source=products -> v1 50%, v2 50%; * -> v1" in text
     rows = [line.split() for line in text.splitlines() if line.startswith(("advertisements", "frontend"))]
-    pods = {row[1]: row for row in rows if len(row) == 9}
+    pods = {row[1]: row for row in rows if len(row) == 11}
     assert set(pods) == {"advertisements", "advertisements-v2", "frontend"}
     assert all(row[6] == "yes" and row[7] == "0" for row in pods.values()), pods
     assert pods["advertisements-v2"][3] == "v2"
     assert f"http://127.0.0.1:{mesh.gateway_port}" in text
+    # Like `kubectl top pods`: CPU and memory (PSS of the pod's process group) per pod.
+    assert all(row[9].endswith("%") and row[10].endswith("Mi") and int(row[10][:-2]) > 0
+               for row in pods.values()), pods
+    # The load balancer of each cluster, as Envoy's admin config dump has it.
+    url = f"http://127.0.0.1:{mesh.admin_port}/config_dump?resource=dynamic_active_clusters"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        dumped = {c["cluster"]["name"]: c["cluster"] for c in json.loads(response.read())["configs"]}
+    v1 = "outbound|5002|v1|advertisements.ns3.svc.cluster.local"
+    assert "load_balancing_policy" not in dumped[v1]  # the policy is lb_policy (absent: ROUND_ROBIN)
+    expected = dumped[v1].get("lb_policy", "ROUND_ROBIN")
+    assert [v1, expected, "1"] in [line.split() for line in text.splitlines()], text
