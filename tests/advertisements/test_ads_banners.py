@@ -117,3 +117,12 @@ def test_unknown_ad_is_404_json(make_client, ad_id):
     body = response.get_json()
     assert body["status"] == 404 and body["error"].startswith("no ad with id")
     assert len(body["error"]) < 120
+
+
+@pytest.mark.parametrize("ad", ADS, ids=lambda ad: ad.id)
+def test_every_ad_text_fits_its_banner_uncut(ad):
+    # The storefront's alt text repeats the ad's text whole; the picture must not show less of it.
+    with create_app({"ADS_VERSION": "1.0"}).test_request_context():
+        root = ET.fromstring(render_banner(ad, "1.0"))
+    lines = [span.text for span in root.iter(f"{SVG}tspan")]
+    assert " ".join(lines) == ad.text

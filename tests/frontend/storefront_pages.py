@@ -32,7 +32,7 @@ def elements(html: str, tag: Optional[str] = None, css_class: Optional[str] = No
 
 
 def banner(html: str) -> Optional[dict]:
-    """The banner element's attributes plus its image and link, or None when there is none."""
+    """The banner element's attributes plus its image, alt text, link(s) and printed words, or None."""
     found = elements(html, css_class="ad-banner")
     if not found:
         return None
@@ -40,11 +40,16 @@ def banner(html: str) -> Optional[dict]:
     start = html.index('class="ad-banner"')
     end = html.index("</aside>", start)
     fragment = html[start:end]
+    [image] = elements(fragment, tag="img")
+    links = elements(fragment, tag="a")
     return {
         **found[0],
-        "img": elements(fragment, tag="img")[0]["src"],
-        "href": elements(fragment, tag="a")[0]["href"],
-        "text": re.sub(r"<[^>]+>", " ", fragment),
+        "img": image["src"],
+        "alt": image.get("alt"),
+        "href": links[0]["href"],
+        "links": len(links),
+        # The words shown on the page around the picture (the first match is the opening tag's rest).
+        "text": re.sub(r"<[^>]+>", " ", fragment.split(">", 1)[1]),
     }
 
 

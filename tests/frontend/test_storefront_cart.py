@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from storefront_pages import csrf_token, elements
 
@@ -47,6 +49,15 @@ def test_add_update_remove(client, token):
     assert _lines(client) == {"rain-jacket": 1}
     # Removing again (a double submit) is not an error.
     assert _post(client, "/cart/remove", token, slug="chef-knife").status_code == 303
+
+
+def test_cart_shows_line_totals_and_the_total(client, token):
+    _post(client, "/cart/add", token, slug="chef-knife", quantity="3")
+    _post(client, "/cart/add", token, slug="trail-socks", quantity="2")
+    html = client.get("/cart").get_data(as_text=True)
+    line_totals = re.findall(r'<td class="num line-total"[^>]*>([^<]+)</td>', html)
+    assert line_totals == ["$147.00", "$28.00"]  # 3 x 49.00, 2 x 14.00
+    assert re.search(r'<td class="num cart-total">\$175.00</td>', html)
 
 
 def test_cart_forms_carry_csrf_tokens(client, token):

@@ -73,6 +73,21 @@ def test_product_page_shows_details_and_form(client):
     assert banner(html) is None
 
 
+def test_product_page_has_a_breadcrumb_and_related_products(client):
+    from storefront.catalog.products import products_in
+
+    html = client.get("/products/trail-socks").get_data(as_text=True)
+    [crumbs] = elements(html, tag="nav", css_class="breadcrumb")
+    assert crumbs["aria-label"] == "Breadcrumb"
+    start = html.index('class="breadcrumb"')
+    trail = html[start:html.index("</nav>", start)]
+    assert [link["href"] for link in elements(trail, tag="a")] == ["/", "/?category=apparel"]
+    assert '<li aria-current="page">Trail Socks (2 pairs)</li>' in trail
+    related = [card["data-slug"] for card in _cards(html)]
+    assert related == [p.slug for p in products_in("apparel") if p.slug != "trail-socks"]
+    assert {card["data-category"] for card in _cards(html)} == {"apparel"}
+
+
 @pytest.mark.parametrize("path", ["/products/no-such-thing", "/products/CHEF-KNIFE", "/products/a%20b"])
 def test_unknown_product_is_a_404_page(client, path):
     response = client.get(path)
@@ -94,11 +109,40 @@ def test_product_image_is_a_cacheable_svg(client):
     assert again.status_code == 304
 
 
-def test_product_images_differ(client):
+def _drawing(svg: bytes) -> bytes:
+    """The icon's shapes inside a product picture, without its colours."""
+    root = ET.fromstring(svg)
+    [icon] = root.findall("{http://www.w3.org/2000/svg}svg")
+    for element in icon.iter():
+        element.attrib.pop("stroke", None)
+    return ET.tostring(icon)
+
+
+def test_every_product_has_a_picture_of_its_own(client):
+    from storefront.catalog.images import CATEGORY_COLOURS
     from storefront.catalog.products import PRODUCTS
 
-    bodies = {client.get(f"/products/{product.slug}/image.svg").data for product in PRODUCTS}
-    assert len(bodies) == len(PRODUCTS)
+    assert len({product.icon for product in PRODUCTS}) == len(PRODUCTS) == 16
+    drawings = set()
+    for product in PRODUCTS:
+        response = client.get(f"/products/{product.slug}/image.svg")
+        assert response.status_code == 200
+        root = ET.fromstring(response.data)
+        # The category's colours stay: its background, and its stroke on the icon.
+        background, stroke = CATEGORY_COLOURS[product.category]
+        assert root.find("{http://www.w3.org/2000/svg}rect").get("fill") == background
+        assert f'stroke="{stroke}"' in response.get_data(as_text=True)
+        drawings.add(_drawing(response.data))
+    # Different shapes, not the same shape in different colours.
+    assert len(drawings) == len(PRODUCTS)
+
+
+def test_product_pictures_are_built_once():
+    from storefront.catalog.images import product_picture
+    from storefront.catalog.products import get_product
+
+    knife = get_product("chef-knife")
+    assert product_picture(knife) is product_picture(knife)
 
 
 def test_unknown_product_image_is_404(client):

@@ -6,10 +6,14 @@ What the ads server received is read from its own answers and its JSON log lines
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from storefront_pages import banner, log_lines
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _ads_log(service, request_id: str) -> list:
@@ -34,7 +38,10 @@ def test_banner_shows_the_version_that_answered(make_app, ads_server, path):
     shown = banner(response.get_data(as_text=True))
     assert shown is not None
     assert shown["data-ads-version"] == version
-    assert f"Version {version}" in shown["text"]
+    # The picture carries the ad's title and text (and the alt text repeats them for screen
+    # readers); the only words printed beside it are the sponsored label.
+    assert " ".join(unescape(shown["text"]).split()) == f"Sponsored · Version {version}"
+    assert shown["links"] == 1
     ad_id = shown["data-ad-id"]
     assert shown["img"] == f"/ads/{ad_id}/banner.svg?version={version}"
     assert shown["href"].startswith("/") and not shown["href"].startswith("//")
@@ -42,6 +49,10 @@ def test_banner_shows_the_version_that_answered(make_app, ads_server, path):
     picture = client.get(shown["img"])
     assert picture.status_code == 200
     assert f"Version {version}" in picture.get_data(as_text=True)
+    # The alt text says what the picture says: the ad's title and text.
+    root = ET.fromstring(picture.get_data())
+    title = root.find(f"{SVG}title").text.removesuffix(f" (Version {version})")
+    assert shown["alt"] == f"{title}: {root.find(f'{SVG}desc').text}"
 
 
 def test_home_sends_page_source_home(make_app, ads_v2):

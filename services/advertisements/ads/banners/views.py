@@ -19,7 +19,7 @@ PALETTES = {
     "1.0": {"background": "#1e3a8a", "accent": "#93c5fd", "label_text": "#0b1f4d"},
     "2.0": {"background": "#9a3412", "accent": "#fde047", "label_text": "#431407"},
 }
-TEXT_WIDTH = 56  # characters a line holds beside the version badge
+TEXT_WIDTH = 40  # characters a line of the text holds, below the title and the version badge
 TEXT_LINES = 2
 # An explicit ?version= names one picture forever; without it the picture depends on
 # which version answered, so caches must check back each time (the ETag makes that cheap).

@@ -6,8 +6,8 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from ..ads.banner import banner_for
 from ..cart.forms import AddToCartForm
-from .images import product_svg
-from .products import CATEGORIES, get_product, products_in
+from .images import product_picture
+from .products import CATEGORIES, get_product, products_in, related_to
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 
@@ -34,6 +34,7 @@ def product(slug: str) -> str:
     return render_template(
         "catalog/product.html",
         product=item,
+        related=related_to(item),
         form=form,
         banner=banner_for("products", category=item.category, slug=item.slug),
     )
@@ -44,8 +45,9 @@ def product_image(slug: str) -> Response:
     item = get_product(slug)
     if item is None:
         abort(404, description="We have no product at this address.")
-    response = Response(product_svg(item), mimetype="image/svg+xml")
+    picture = product_picture(item)
+    response = Response(picture.svg, mimetype="image/svg+xml")
     response.cache_control.public = True
     response.cache_control.max_age = 86400
-    response.add_etag()
+    response.set_etag(picture.etag)
     return response.make_conditional(request)
