@@ -20,6 +20,8 @@ import pytest
 import requests
 import yaml
 from mesh.meshkit import MeshUp
+from testkit.browser import ARTIFACTS as ALL_ARTIFACTS
+from testkit.browser import launch_chromium
 from testkit.processes import REPO_ROOT, SERVICES
 
 from experiment_web.webkit import cells, wait_for
@@ -31,12 +33,7 @@ CANARY = [
     ISTIO / "ads_v2" / "destinationrule.yaml",
     ISTIO / "ads_v2" / "virtualservice.yaml",
 ]
-ARTIFACTS = REPO_ROOT / "test-artifacts" / "experiment"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+ARTIFACTS = ALL_ARTIFACTS / "experiment"
 
 
 def frontend_with_database(source: Path, target: Path, database_url: str) -> None:
@@ -121,18 +118,9 @@ def test_a_traffic_run_fills_the_report_with_consistent_counts(shop, tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("headless Chromium is missing: install the Debian package chromium "
-                    "(apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 def clicks_of(gateway: str, page_source: str, version: str) -> int:
