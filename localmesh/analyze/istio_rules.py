@@ -9,6 +9,7 @@ from typing import Any
 
 import re2
 
+from localmesh.analyze.hosts import hosts_match
 from localmesh.analyze.messages import message
 from localmesh.loader import Resource
 
@@ -54,20 +55,41 @@ def _list(value: Any) -> list:
 
 def _virtual_service(spec: dict) -> Iterator:
     root = ("spec",)
-    hosts = _list(spec.get("hosts"))
-    if not hosts:
-        yield root, "virtual service must have at least one host"
+    hosts = [str(h) for h in _list(spec.get("hosts"))]
     gateways = [str(g) for g in _list(spec.get("gateways"))]
-    if not gateways or "mesh" in gateways:
+    delegate = not hosts  # a VirtualService without hosts is a delegate, used by another's http rules
+    if delegate:
+        for kind, text in (("gateways", "gateways"), ("tls", "tls route"), ("tcp", "tcp route")):
+            if _list(spec.get(kind)):
+                yield (*root, kind), f"delegate virtual service must have no {text} specified"
+    applies_to_mesh = not gateways or "mesh" in gateways
+    if applies_to_mesh:
         for index, host in enumerate(hosts):
             if host == "*":
                 yield (*root, "hosts", index), (
                     "wildcard host * is not allowed for virtual services bound to the mesh gateway"
                 )
+    for i, first in enumerate(hosts):
+        for j in range(i + 1, len(hosts)):
+            if hosts_match(first, hosts[j]):
+                yield (*root, "hosts", j), f"duplicate hosts in virtual service: {first} & {hosts[j]}"
     if not any(_list(spec.get(kind)) for kind in ("http", "tcp", "tls")):
         yield root, "http, tcp or tls must be provided in virtual service"
     for index, rule in enumerate(_list(spec.get("http"))):
-        yield from _http_rule(_dict(rule), (*root, "http", index))
+        yield from _http_rule(_dict(rule), (*root, "http", index), delegate)
+    for index, rule in enumerate(_list(spec.get("tls"))):
+        path = (*root, "tls", index)
+        rule = _dict(rule)
+        if not _list(rule.get("match")):
+            yield path, "TLS route must have at least one match condition"
+        for m_index, match in enumerate(_list(rule.get("match"))):
+            if not _list(_dict(match).get("sniHosts")):
+                yield (*path, "match", m_index), "TLS match must have at least one SNI host"
+        if not _list(rule.get("route")):
+            yield path, "TLS route is required"
+    for index, rule in enumerate(_list(spec.get("tcp"))):
+        if not _list(_dict(rule).get("route")):
+            yield (*root, "tcp", index), "TCP route is required"
     for kind in ("tcp", "tls"):
         for index, rule in enumerate(_list(spec.get(kind))):
             path = (*root, kind, index)
@@ -77,14 +99,35 @@ def _virtual_service(spec: dict) -> Iterator:
                 yield from _port(_dict(match).get("port"), (*path, "match", m_index, "port"))
 
 
-def _http_rule(rule: dict, path: tuple) -> Iterator:
-    if not any(rule.get(key) for key in ("route", "redirect", "directResponse", "delegate")):
-        yield path, "http route, redirect or direct response is required"
+def _http_rule(rule: dict, path: tuple, in_delegate: bool) -> Iterator:
+    routes = _list(rule.get("route"))
+    if rule.get("delegate") is not None and not in_delegate:
+        # A root rule hands the request to the delegate: it only matches.
+        name = rule.get("name") or ""
+        if rule.get("redirect") is not None:
+            yield path, f"root HTTP route {name} must not specify redirect"
+        if rule.get("route") is not None:
+            yield path, f"root HTTP route {name} must not specify route"
+    else:
+        if in_delegate and rule.get("delegate") is not None:
+            yield path, "delegate HTTP route cannot contain delegate"
+        if rule.get("redirect") is not None:
+            if routes:
+                yield path, "HTTP route cannot contain both route and redirect"
+            if rule.get("directResponse") is not None:
+                yield path, "HTTP route rule cannot contain both direct_response and redirect"
+        elif rule.get("directResponse") is not None:
+            if routes:
+                yield path, "HTTP route cannot contain both route and direct_response"
+        elif not routes:
+            yield path, "HTTP route, redirect or direct_response is required"
+    if rule.get("mirror") is not None and _list(rule.get("mirrors")):
+        yield path, "HTTP route cannot contain both mirror and mirrors"
     for index, match in enumerate(_list(rule.get("match"))):
         yield from _http_match(_dict(match), (*path, "match", index))
-    yield from _route_destinations(_list(rule.get("route")), (*path, "route"))
+    yield from _route_destinations(routes, (*path, "route"))
     yield from _header_operations(_dict(rule.get("headers")), (*path, "headers"))
-    for index, route in enumerate(_list(rule.get("route"))):
+    for index, route in enumerate(routes):
         yield from _header_operations(_dict(_dict(route).get("headers")), (*path, "route", index, "headers"))
     mirror = _dict(rule.get("mirror"))
     if mirror:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from localmesh import model
+from localmesh.analyze.cluster import latest
 from localmesh.loader import ManifestError, Resource
 
 _BUILDERS = {
@@ -15,15 +16,6 @@ _BUILDERS = {
     ("networking.istio.io", "DestinationRule"): ("destination_rules", model.build_destination_rule),
     ("networking.istio.io", "Gateway"): ("gateways", model.build_gateway),
 }
-
-
-def latest(resources: Iterable[Resource]) -> list:
-    """A later resource with the same kind/namespace/name replaces the earlier one (kubectl apply)."""
-    found: dict = {}
-    for resource in resources:
-        found.pop(resource.key, None)
-        found[resource.key] = resource
-    return list(found.values())
 
 
 def build_view(resources: Iterable[Resource]) -> model.Mesh:
@@ -42,23 +34,3 @@ def build_view(resources: Iterable[Resource]) -> model.Mesh:
             continue
         getattr(mesh, attribute).append(built)
     return mesh
-
-
-def service_entry_hosts(mesh: model.Mesh) -> set:
-    """Hosts declared by ServiceEntries in the set (they count as existing destinations)."""
-    hosts = set()
-    for resource in mesh.inert:
-        if (resource.group, resource.kind) == ("networking.istio.io", "ServiceEntry"):
-            hosts.update(
-                model.resolve_host(str(h), resource.namespace)
-                for h in resource.spec.get("hosts") or []
-                if isinstance(h, str)
-            )
-    return hosts
-
-
-def host_matches(pattern: str, host: str) -> bool:
-    """Istio host matching: '*' matches all, '*.example.com' a suffix, anything else itself."""
-    if pattern == "*" or pattern == host:
-        return True
-    return pattern.startswith("*.") and host.endswith(pattern[1:])

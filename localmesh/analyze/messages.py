@@ -17,50 +17,94 @@ class Code:
     name: str
     level: str
     meaning: str
+    # The API server or Istio's validation webhook would refuse the resource (what `kubectl apply`
+    # and `istioctl validate` refuse); every other code is an `istioctl analyze` finding, which
+    # kubectl accepts and traffic then shows.
+    refuses_apply: bool = False
+    # The analyzer that reports it, as istioctl names it (IST codes) or this project does (LM codes).
+    analyzer: str = ""
 
 
-# Istio's own codes keep their number and level (pkg/config/analysis/msg/messages.yaml);
-# LM codes are this project's rules. The README table is generated from this list.
+# Istio's own codes keep their number, level and wording (pkg/config/analysis/msg/messages.yaml,
+# Istio 1.29); LM codes are this project's rules. The README table is generated from this list.
 CODES = {
     c.code: c
     for c in (
         Code("IST0101", "ReferencedResourceNotFound", ERROR,
-             "a VirtualService names a host, a subset or a gateway that the set does not define"),
+             "a VirtualService names a destination host or mirror host that no Service or ServiceEntry"
+             " visible to it defines, a port its Service lacks, a subset no DestinationRule defines, or a"
+             " Gateway that does not exist",
+             analyzer="virtualservice.DestinationHostAnalyzer"),
         Code("IST0106", "SchemaValidationError", ERROR,
              "an Istio resource fails Istio's CRD schema (unknown field, wrong type) or its validation"
-             " rules (weights, header names, RE2 regexes, subset names, ports, rules without a route)"),
+             " webhook rules (weights, header names, RE2 regexes, subset names, ports, rules without a"
+             " route, delegate rules)",
+             refuses_apply=True, analyzer="schema.ValidationAnalyzer"),
         Code("IST0109", "ConflictingMeshGatewayVirtualServiceHosts", ERROR,
-             "two VirtualServices bound to the mesh define the same host"),
+             "VirtualServices bound to the mesh and visible in the same namespaces define the same host"
+             " (one message per VirtualService)",
+             analyzer="virtualservice.ConflictingMeshGatewayHostsAnalyzer"),
         Code("IST0112", "VirtualServiceDestinationPortSelectorRequired", ERROR,
-             "a destination Service has several ports and the route names none"),
+             "a destination Service or ServiceEntry has several ports and the route names none",
+             analyzer="virtualservice.DestinationHostAnalyzer"),
         Code("IST0118", "PortNameIsNotUnderNamingConvention", INFO,
-             "a Service port is neither named <protocol>[-suffix] nor has appProtocol"),
+             "a Service port's protocol cannot be told from its name or appProtocol (outside the"
+             " system namespaces and Istio's own Services)",
+             analyzer="service.PortNameAnalyzer"),
         Code("IST0130", "VirtualServiceUnreachableRule", WARNING,
-             "an HTTP rule can never match: it follows a catch-all, or earlier rules cover all its matches"),
+             "an http, tcp or tls rule can never match: a match-less rule comes before it, or all its"
+             " matches repeat earlier ones",
+             analyzer="schema.ValidationAnalyzer"),
         Code("IST0131", "VirtualServiceIneffectiveMatch", INFO,
-             "a match repeats one of an earlier rule"),
+             "a match repeats one of an earlier rule, or an earlier HTTP prefix match covers it",
+             analyzer="schema.ValidationAnalyzer"),
         Code("IST0132", "VirtualServiceHostNotFoundInGateway", WARNING,
-             "a VirtualService host is not served by the Gateway it binds to"),
+             "none of a VirtualService's hosts is served by a Gateway it binds to, or that Gateway does"
+             " not exist (one message per gateway reference)",
+             analyzer="virtualservice.GatewayAnalyzer"),
+        Code("IST0140", "IngressRouteRulesNotAffected", WARNING,
+             "a gateway VirtualService routes to a host without a subset while a mesh VirtualService"
+             " for that host splits it by subset: the subsets do not apply to ingress requests",
+             analyzer="virtualservice.DestinationHostAnalyzer"),
+        Code("IST0150", "ExternalNameServiceTypeInvalidPortName", WARNING,
+             "an ExternalName Service has a port named tcp or whose protocol its name does not tell",
+             analyzer="service.PortNameAnalyzer"),
+        Code("IST0165", "ReferencedInternalGateway", WARNING,
+             "a VirtualService names a Gateway that Istio generates for a Kubernetes Gateway",
+             analyzer="virtualservice.GatewayAnalyzer"),
         Code("IST0173", "DestinationRuleSubsetNotSelectPods", ERROR,
-             "the Service selector plus the subset labels select no pod template"),
+             "a subset's labels (with the ServiceEntry's workload selector) select no pod",
+             analyzer="destinationrule.SubsetSelectPodAnalyzer"),
         Code("IST0174", "UnknownDestinationRuleHost", WARNING,
-             "a DestinationRule host matches no Service"),
+             "a DestinationRule host matches no Service or ServiceEntry visible to it",
+             analyzer="destinationrule.SubsetSelectPodAnalyzer"),
         Code("LM0001", "UnknownKind", ERROR,
-             "no Kubernetes or Istio schema defines this apiVersion and kind"),
+             "the Kubernetes or Istio API group of the apiVersion has no such kind",
+             refuses_apply=True, analyzer="localmesh.SchemaValidator"),
         Code("LM0002", "KubernetesSchemaError", ERROR,
              "a Kubernetes resource fails the Kubernetes OpenAPI schema, strictly (unknown or duplicate"
-             " field, wrong type, missing required field), as `kubectl apply` refuses it"),
+             " field, wrong type, missing required field), as `kubectl apply` refuses it",
+             refuses_apply=True, analyzer="localmesh.SchemaValidator"),
+        Code("LM0003", "NotValidated", INFO,
+             "a kind of another API group (another project's CRD): no schema here checks it"
+             " (one message per kind)",
+             analyzer="localmesh.SchemaValidator"),
         Code("LM0010", "VersionMismatch", ERROR,
              "the `version` label, tags.datadoghq.com/version, DD_VERSION and the image tag of a"
-             " Deployment disagree (v1 goes with 1.0, v2 with 2.0)"),
+             " Deployment disagree (v1 goes with 1.0, v2 with 2.0)",
+             analyzer="localmesh.ProjectRules"),
         Code("LM0011", "ServiceSelectsNoDeployment", ERROR,
-             "a Service's selector matches no Deployment's pod template in its namespace"),
+             "a Service's selector matches no Deployment's pod template in its namespace",
+             analyzer="localmesh.ProjectRules"),
         Code("LM0012", "TargetPortNotExposed", ERROR,
-             "a Service targetPort is not a container port of a pod it selects"),
+             "a Service targetPort is not a container port of a pod it selects",
+             analyzer="localmesh.ProjectRules"),
         Code("LM0013", "AdsUrlUnresolved", ERROR,
-             "the frontend's ADS_URL names a Service or port that the set does not define"),
+             "the frontend's ADS_URL names a Service or port that the set does not define",
+             analyzer="localmesh.ProjectRules"),
         Code("LM0014", "RemovedDatadogSetting", WARNING,
-             "an env var that ddtrace 3+ removed or ignores (DD_ANALYTICS_ENABLED, ...)"),
+             "an env var that ddtrace 3+ removed or ignores (DD_ANALYTICS_ENABLED, ...)",
+             analyzer="localmesh.ProjectRules"),
     )
 }
 
@@ -75,6 +119,7 @@ class Message:
     path: str
     line: int
     text: str
+    analyzer: str = ""
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -84,11 +129,19 @@ class Message:
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.code, self.text)
 
+    @property
+    def refuses_apply(self) -> bool:
+        """True when the API server or Istio's webhook would refuse the resource; False for an
+        `istioctl analyze` finding."""
+        return CODES[self.code].refuses_apply
+
 
 def message(
-    code: str, resource: Resource, field_path: Any, text: str, level: Optional[str] = None
+    code: str, resource: Resource, field_path: Any, text: str, level: Optional[str] = None,
+    analyzer: Optional[str] = None,
 ) -> Message:
-    """A message about resource, placed at the line of field_path (a tuple of keys and indexes)."""
+    """A message about resource, placed at the line of field_path (a tuple of keys and indexes);
+    analyzer defaults to the one that usually reports the code."""
     path = tuple(field_path) if field_path else ()
     return Message(
         level=level or CODES[code].level,
@@ -99,7 +152,32 @@ def message(
         path=resource.source.path,
         line=resource.line_of(*path) if path else resource.source.line,
         text=text,
+        analyzer=analyzer or CODES[code].analyzer,
     )
+
+
+def go_quote(text: str) -> str:
+    """A string as Go's %q writes it: double quotes, backslash escapes."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif char == "\n":
+            escaped.append("\\n")
+        elif char == "\t":
+            escaped.append("\\t")
+        elif char == "\r":
+            escaped.append("\\r")
+        elif not char.isprintable():
+            escaped.append(f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def go_list(items: list) -> str:
+    """A slice as Go's %v writes it: [a b c]."""
+    return "[" + " ".join(str(item) for item in items) + "]"
 
 
 def dotted(path: Any) -> str:

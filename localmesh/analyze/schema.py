@@ -1,14 +1,12 @@
 """Strict schema checks: Kubernetes kinds against the Kubernetes OpenAPI schema (kubernetes-validate),
-Istio kinds against Istio's CRD schema (cloudcoil-models-istio), unknown fields being errors as with
-`kubectl apply` (fieldValidation=Strict)."""
+Istio kinds against Istio's CRD schemas (istio_schemas), unknown fields being errors as with
+`kubectl apply` (fieldValidation=Strict). Validators are built once per kind, on first use."""
 
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 from functools import cache
-from importlib import metadata
 from typing import Any, Optional
 
 import jsonschema
@@ -17,19 +15,14 @@ from kubernetes_validate import utils as kv
 from referencing import Registry
 from referencing import Resource as SchemaResource
 
+from localmesh.analyze import istio_schemas
 from localmesh.analyze.messages import Message, dotted, message
 from localmesh.loader import Resource
 
 KUBERNETES_VERSION = kv.latest_version()  # the newest schema kubernetes-validate ships
-ISTIO_SCHEMA_PACKAGE = "cloudcoil-models-istio"
-# cloudcoil-models-istio versions are <istio version>.<build>: 1.24.2.1 holds Istio 1.24.2's CRDs.
-ISTIO_VERSION = ".".join(metadata.version(ISTIO_SCHEMA_PACKAGE).split(".")[:3])
-
-ISTIO_GROUPS = {
-    "networking.istio.io": "networking",
-    "security.istio.io": "security",
-    "telemetry.istio.io": "telemetry",
-    "extensions.istio.io": "extensions",
+_KUBERNETES_FOLDER = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
+_OBJECT_META = {
+    "$ref": "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 }
 # Well-formed names only, so a kind or apiVersion never becomes a path outside the schema folders.
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -44,14 +37,18 @@ _NOT_APPLIED = {
 
 
 def check_schema(resource: Resource) -> list:
-    """Schema messages for one resource: LM0001 for an unknown kind, LM0002 (Kubernetes) or
-    IST0106 (Istio) for each field that the schema refuses."""
-    istio = resource.group in ISTIO_GROUPS
-    validator = _istio_validator(resource.api_version, resource.kind) if istio else _kubernetes_validator(
-        resource.api_version, resource.kind
-    )
+    """Schema messages for one resource: LM0002 (Kubernetes) or IST0106 (Istio) for each field the
+    schema refuses; LM0001 for a kind that its API group does not define. A kind of another API
+    group (a CRD this analyzer has no schema for) gives nothing here: see not_validated()."""
+    istio = resource.group in istio_schemas.groups()
+    if istio:
+        validator = _istio_validator(resource.api_version, resource.kind)
+    else:
+        validator = _kubernetes_validator(resource.api_version, resource.kind)
     if validator is None:
-        return [_unknown_kind(resource, istio)]
+        if istio or resource.kind in _NOT_APPLIED or resource.group in kubernetes_groups():
+            return [_unknown_kind(resource, istio)]
+        return []
     code = "IST0106" if istio else "LM0002"
     prefix = "Schema validation error: " if istio else ""
     found = [
@@ -65,10 +62,29 @@ def check_schema(resource: Resource) -> list:
     return found
 
 
+def not_validated(resources: list) -> list:
+    """LM0003, once per apiVersion and kind: resources of an API group that neither Kubernetes nor
+    Istio defines (another project's CRD), which no schema here can check."""
+    found: dict = {}
+    for resource in resources:
+        if resource.kind in _NOT_APPLIED or resource.group in istio_schemas.groups():
+            continue
+        if resource.group in kubernetes_groups():
+            continue
+        found.setdefault((resource.api_version, resource.kind), resource)
+    return [
+        message("LM0003", resource, ("kind",),
+                f"{resource.kind} ({api_version}) is not validated: no Kubernetes {KUBERNETES_VERSION} or"
+                f" Istio {istio_schemas.recorded_version()} schema defines it")
+        for (api_version, _kind), resource in found.items()
+    ]
+
+
 def _unknown_kind(resource: Resource, istio: bool) -> Message:
     why = _NOT_APPLIED.get(resource.kind)
     if why is None:
-        source = f"Istio {ISTIO_VERSION} CRDs" if istio else f"Kubernetes {KUBERNETES_VERSION} schema"
+        source = (f"Istio {istio_schemas.recorded_version()} CRDs" if istio
+                  else f"Kubernetes {KUBERNETES_VERSION} schema")
         why = f"no kind {resource.kind} in apiVersion {resource.api_version} in the {source}"
     return message("LM0001", resource, ("kind",), f"Unknown kind {resource.kind!r}: {why}")
 
@@ -77,28 +93,41 @@ def _unknown_kind(resource: Resource, istio: bool) -> Message:
 
 
 @cache
+def kubernetes_groups() -> frozenset:
+    """The API groups of the Kubernetes schema ("" is the core group)."""
+    definitions = _kubernetes_definitions()["$defs"].values()
+    return frozenset(
+        gvk.get("group", "")
+        for item in definitions
+        for gvk in item.get("x-kubernetes-group-version-kind", [])
+    )
+
+
+@cache
 def _kubernetes_validator(api_version: str, kind: str) -> Optional[jsonschema.protocols.Validator]:
     if not (_KIND.match(kind) and _API_VERSION.match(api_version)):
         return None
-    folder = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
     # kubernetes-validate names files <kind>-<group prefix>-<version>.json: apps/v1 -> apps-v1.
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        schema = kv.schema_contents(f"{folder}/{kind.lower()}-{api}.json", KUBERNETES_VERSION)
+        schema = kv.schema_contents(f"{_KUBERNETES_FOLDER}/{kind.lower()}-{api}.json", KUBERNETES_VERSION)
     except FileNotFoundError:
         return None
     # The folder also holds schemas of parts (DeploymentSpec); only real kinds carry a GVK.
     gvks = schema.get("x-kubernetes-group-version-kind") or []
     if not any(g.get("kind") == kind for g in gvks):
         return None
-    registry = SchemaResource.from_contents(schema) @ Registry()
-    registry = SchemaResource.from_contents(_kubernetes_definitions(folder)) @ registry
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return jsonschema.Draft202012Validator(schema, registry=_kubernetes_registry())
 
 
 @cache
-def _kubernetes_definitions(folder: str) -> dict:
-    return kv.schema_contents(f"{folder}/_definitions.json", KUBERNETES_VERSION)
+def _kubernetes_definitions() -> dict:
+    return kv.schema_contents(f"{_KUBERNETES_FOLDER}/_definitions.json", KUBERNETES_VERSION)
+
+
+@cache
+def _kubernetes_registry() -> Registry:
+    return SchemaResource.from_contents(_kubernetes_definitions()) @ Registry()
 
 
 # ---- Istio --------------------------------------------------------------------------------
@@ -106,47 +135,12 @@ def _kubernetes_definitions(folder: str) -> dict:
 
 @cache
 def _istio_validator(api_version: str, kind: str) -> Optional[jsonschema.protocols.Validator]:
-    model = _istio_model(api_version, kind)
-    if model is None:
+    schema = istio_schemas.strict_schema(api_version, kind)
+    if schema is None:
         return None
-    schema = _strict(model.model_json_schema(by_alias=True))
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _istio_model(api_version: str, kind: str) -> Any:
-    if not (_KIND.match(kind) and _API_VERSION.match(api_version)) or "/" not in api_version:
-        return None
-    group, version = api_version.split("/")
-    module_name = f"cloudcoil.models.istio.{ISTIO_GROUPS[group]}.{version}"
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    model = getattr(module, kind, None)
-    gvk = getattr(model, "gvk", None)
-    if model is None or gvk is None or getattr(model, "__module__", "") != module_name:
-        return None
-    return model if gvk().kind == kind else None
-
-
-def _strict(node: Any) -> Any:
-    """The models' JSON schema made as strict as the CRD: an object accepts only its declared
-    properties, and 'X or null' becomes X (nulls are dropped from the data before validation)."""
-    if isinstance(node, list):
-        return [_strict(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _strict(value) for key, value in node.items() if key not in ("default", "title")}
-    if "anyOf" in node:
-        branches = [b for b in node["anyOf"] if b != {"type": "null"}]
-        if len(branches) == 1:
-            node.pop("anyOf")
-            node.update(branches[0])
-        else:
-            node["anyOf"] = branches
-    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
-        node["additionalProperties"] = False
-    return node
+    # metadata is the API server's ObjectMeta, as strict as for any Kubernetes object.
+    schema = {**schema, "properties": {**schema["properties"], "metadata": _OBJECT_META}}
+    return jsonschema.Draft202012Validator(schema, registry=_kubernetes_registry())
 
 
 def _without_nulls(value: Any) -> Any:

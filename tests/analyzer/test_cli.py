@@ -28,7 +28,7 @@ def test_error_exits_1_with_istioctl_style_line():
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert (
-        f"Error [IST0101] (VirtualService ns3/advertisements {case}:16) "
+        f"Error [IST0101] (VirtualService ns3/advertisements {case}:15) "
         'Referenced host+subset in destinationrule not found: "advertisements+v3"'
     ) in lines
     assert lines[-1].startswith("localmesh analyze: 1 errors, 0 warnings, 0 info in 8 resources from 2 files")
@@ -46,7 +46,7 @@ def test_warnings_and_info_exit_0_unless_fail_on_says_so():
     info_case = rel(BROKEN / "port-name-convention.yaml")
     clean = run(rel(BASE), info_case)
     assert clean.returncode == 0
-    assert f"Info [IST0118] (Service ns3/advertisements {info_case}:12)" in clean.stdout
+    assert f"Info [IST0118] (Service ns3/advertisements {info_case}:13)" in clean.stdout
     assert run("--fail-on", "info", rel(BASE), info_case).returncode == 1
     warning_case = rel(BROKEN / "unreachable-after-catch-all.yaml")
     assert run(rel(BASE), warning_case).returncode == 0

@@ -1,0 +1,123 @@
+"""The resources as istioctl's analyzers read them from a cluster where the files were applied:
+the latest resource for each kind/namespace/name, by kind, without the system namespaces that
+istioctl never reads, plus the pods that the workloads would run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from localmesh.loader import Resource
+
+# Namespaces istioctl analyze leaves out entirely (pkg/kube/inject IgnoredNamespaces, Istio 1.29).
+IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
+# Workloads whose pod template stands for the pods they run (path to the template).
+_POD_TEMPLATES = {
+    ("apps", "Deployment"): ("template",),
+    ("apps", "ReplicaSet"): ("template",),
+    ("apps", "StatefulSet"): ("template",),
+    ("apps", "DaemonSet"): ("template",),
+    ("batch", "Job"): ("template",),
+    ("batch", "CronJob"): ("jobTemplate", "spec", "template"),
+}
+_ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def string_map(value: Any) -> dict:
+    return {str(k): "" if v is None else str(v) for k, v in as_dict(value).items()}
+
+
+def latest(resources: Iterable[Resource]) -> list:
+    """A later resource with the same kind/namespace/name replaces the earlier one (kubectl apply)."""
+    found: dict = {}
+    for resource in resources:
+        found.pop(resource.key, None)
+        found[resource.key] = resource
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod as the analyzers match it: a real Pod, or one a workload's template would create."""
+
+    namespace: str
+    name: str
+    labels: dict
+    node_name: str
+
+
+class Object:
+    """One resource with the accessors the analyzers use (absent fields read as empty)."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        metadata = as_dict(resource.body.get("metadata"))
+        self.labels = string_map(metadata.get("labels"))
+        self.annotations = string_map(metadata.get("annotations"))
+
+    @property
+    def namespace(self) -> str:
+        return self.resource.namespace
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def spec(self) -> dict:
+        return self.resource.spec
+
+
+class Cluster:
+    def __init__(self, resources: Iterable[Resource]) -> None:
+        self._by_kind: dict = {}
+        for resource in latest(resources):
+            namespace = resource.name if resource.kind == "Namespace" else resource.namespace
+            if namespace in IGNORED_NAMESPACES:
+                continue
+            self._by_kind.setdefault(_collection(resource), []).append(Object(resource))
+
+    def of(self, group: str, kind: str) -> list:
+        """Objects of one kind, whatever the version (Istio's v1alpha3, v1beta1 and v1 are one kind)."""
+        return self._by_kind.get((group, kind), [])
+
+    def find(self, group: str, kind: str, namespace: str, name: str) -> Optional[Object]:
+        return next((o for o in self.of(group, kind) if (o.namespace, o.name) == (namespace, name)), None)
+
+    def pods(self) -> list:
+        found = []
+        for pod in self.of("", "Pod"):
+            found.append(Pod(pod.namespace, pod.name, pod.labels, str(pod.spec.get("nodeName") or "")))
+        for (group, kind), path in _POD_TEMPLATES.items():
+            for workload in self.of(group, kind):
+                template = workload.spec
+                for key in path:
+                    template = as_dict(template.get(key))
+                labels = string_map(as_dict(template.get("metadata")).get("labels"))
+                node = str(as_dict(template.get("spec")).get("nodeName") or "")
+                found.append(Pod(workload.namespace, f"{workload.name} (template)", labels, node))
+        return found
+
+    def node_labels(self) -> dict:
+        return {node.name: node.labels for node in self.of("", "Node")}
+
+
+def _collection(resource: Resource) -> tuple:
+    return (resource.group, resource.kind)
+
+
+def is_istio(resource: Resource) -> bool:
+    return resource.group in _ISTIO_GROUPS

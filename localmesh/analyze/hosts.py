@@ -1,0 +1,138 @@
+"""Host names as istioctl's analyzers compare them, and the services a VirtualService or
+DestinationRule can reach: ServiceEntry hosts and Kubernetes Services, each visible in the
+namespaces its `exportTo` names (pkg/config/host, pkg/config/analysis/analyzers/util in Istio 1.29).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from localmesh.analyze.cluster import Cluster, as_dict, as_list
+
+CLUSTER_LOCAL_SUFFIX = "svc.cluster.local"
+EXPORT_TO_ALL = "*"
+EXPORT_TO_OWN_NAMESPACE = "."
+EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
+_SERVICE_FQDN = re.compile(r"^(.+)\.(.+)\.svc\.cluster\.local$")
+
+
+def to_fqdn(namespace: str, host: str) -> str:
+    """A short name (no dot, not a wildcard) completed with the namespace; anything else as is."""
+    if host.startswith("*") or "." in host:
+        return host
+    return f"{host}.{namespace}.{CLUSTER_LOCAL_SUFFIX}"
+
+
+def service_name_of(default_namespace: str, host: str) -> tuple:
+    """(namespace, name) a destination host names: <name>.<namespace>.svc.cluster.local, or a short
+    name in default_namespace. Any other host gives the host itself in default_namespace."""
+    found = _SERVICE_FQDN.match(host)
+    if found:
+        return found.group(2), found.group(1)
+    return default_namespace, host
+
+
+def is_wildcard(name: str) -> bool:
+    return name.startswith("*")
+
+
+def hosts_match(a: str, b: str) -> bool:
+    """Two host names overlap: equal, or one wildcard covers the other ('*' covers everything)."""
+    if is_wildcard(a):
+        if is_wildcard(b):
+            shorter, longer = (a, b) if len(a) < len(b) else (b, a)
+            return longer[1:].endswith(shorter[1:])
+        return b.endswith(a[1:])
+    if is_wildcard(b):
+        return a.endswith(b[1:])
+    return a == b
+
+
+def names_for_namespace(hosts: list, namespace: str) -> list:
+    """Gateway hosts a VirtualService of namespace may bind: 'ns/host' only for that ns or '*'."""
+    found = []
+    for host in hosts:
+        if "/" in host:
+            scope, host = host.split("/", 1)
+            if scope not in (namespace, "*"):
+                continue
+        found.append(host)
+    return found
+
+
+@dataclass
+class ServiceHost:
+    """A destination as the analyzers see it: a ServiceEntry, or a Service turned into one."""
+
+    ports: list  # port numbers, in declared order
+    workload_labels: dict = field(default_factory=dict)
+
+
+class ServiceRegistry:
+    """Every host a destination can name, keyed by (visibility scope, FQDN), as istioctl builds it:
+    ServiceEntries first, then Services (a Service replaces a ServiceEntry with the same key)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.by_scope: dict = {}
+        for entry in cluster.of("networking.istio.io", "ServiceEntry"):
+            spec = entry.spec
+            ports = [as_dict(p).get("number") for p in as_list(spec.get("ports"))]
+            selector = as_dict(as_dict(spec.get("workloadSelector")).get("labels"))
+            target = ServiceHost(ports=ports, workload_labels={str(k): str(v) for k, v in selector.items()})
+            export_to = [str(e) for e in as_list(spec.get("exportTo"))]
+            for host in (str(h) for h in as_list(spec.get("hosts"))):
+                for scope in _entry_scopes(export_to, entry.namespace):
+                    self.by_scope[(scope, to_fqdn(entry.namespace, host))] = target
+        for service in cluster.of("", "Service"):
+            ports = [as_dict(p).get("port") for p in as_list(service.spec.get("ports"))]
+            target = ServiceHost(ports=ports)
+            annotation = service.annotations.get(EXPORT_TO_ANNOTATION, "")
+            for scope in _annotation_scopes(annotation, service.namespace):
+                self.by_scope[(scope, to_fqdn(service.namespace, service.name))] = target
+
+    def lookup(self, source_namespace: str, export_to: list, host: str) -> Optional[ServiceHost]:
+        """The service a host names, seen from a resource in source_namespace with that exportTo."""
+        fqdn = to_fqdn(source_namespace, host)
+        found = self.by_scope.get((EXPORT_TO_ALL, fqdn))
+        if found is not None:
+            return found
+        scopes = [source_namespace] if not export_to else [
+            source_namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope for scope in export_to
+        ]
+        for scope in scopes:
+            found = self.by_scope.get((scope, fqdn))
+            if found is not None:
+                return found
+        # Wildcard entries last: visible to all, or declared for this very namespace.
+        for (scope, entry_host), target in self.by_scope.items():
+            if not is_wildcard(entry_host) or scope not in (EXPORT_TO_ALL, source_namespace):
+                continue
+            if host.removeprefix("*").endswith(entry_host[1:]):
+                return target
+        return None
+
+
+def _entry_scopes(export_to: list, namespace: str) -> list:
+    """ServiceEntry exportTo as scopes: none or '*' -> all; '.' -> its own namespace."""
+    if not export_to:
+        return [EXPORT_TO_ALL]
+    scopes = []
+    for scope in export_to:
+        if scope == EXPORT_TO_ALL:
+            scopes.append(EXPORT_TO_ALL)
+            break
+        scopes.append(namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope)
+    return scopes
+
+
+def _annotation_scopes(annotation: str, namespace: str) -> list:
+    """The Service annotation networking.istio.io/exportTo ('a,b,.') as scopes; unset -> all."""
+    if annotation == "":
+        return [EXPORT_TO_ALL]
+    scopes = []
+    for scope in annotation.split(","):
+        scope = scope.strip()
+        scopes.append(namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope)
+    return scopes
