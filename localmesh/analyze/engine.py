@@ -12,6 +12,7 @@ from localmesh.analyze.meshview import build_view
 from localmesh.analyze.project_rules import check_deployment, check_project_rules
 from localmesh.analyze.schema import check_schema, not_validated
 from localmesh.analyze.service import check_port_names
+from localmesh.analyze.sidecar import check_sidecars
 from localmesh.analyze.unreachable import check_unreachable
 from localmesh.analyze.virtualservice import check_virtual_services
 from localmesh.loader import Resource
@@ -34,5 +35,6 @@ def analyze(resources: Iterable[Resource]) -> list:
     found += check_virtual_services(cluster, registry)
     found += check_destination_rules(cluster, registry)
     found += check_port_names(cluster)
+    found += check_sidecars(cluster)
     found += check_project_rules(build_view(resources))
     return sorted(set(found), key=lambda m: m.sort_key)
