@@ -33,7 +33,7 @@ CODES = {
         Code("IST0101", "ReferencedResourceNotFound", ERROR,
              "a VirtualService names a destination host or mirror host that no Service or ServiceEntry"
              " visible to it defines, a port its Service lacks, a subset no DestinationRule defines, or a"
-             " Gateway that does not exist",
+             " Gateway that does not exist; a Sidecar's workloadSelector selects no pod of its namespace",
              analyzer="virtualservice.DestinationHostAnalyzer"),
         Code("IST0106", "SchemaValidationError", ERROR,
              "an Istio resource fails Istio's CRD schema (unknown field, wrong type) or its validation"
@@ -193,6 +193,9 @@ def dotted(path: Any) -> str:
 
 def codes_table() -> str:
     """The codes as a Markdown table, for the README."""
-    rows = ["| code | name | level | reported when |", "|---|---|---|---|"]
-    rows += [f"| {c.code} | {c.name} | {c.level} | {c.meaning} |" for c in CODES.values()]
+    rows = ["| code | name | level | refuses apply | reported when |", "|---|---|---|---|---|"]
+    rows += [
+        f"| {c.code} | {c.name} | {c.level} | {'yes' if c.refuses_apply else ''} | {c.meaning} |"
+        for c in CODES.values()
+    ]
     return "\n".join(rows)

@@ -95,3 +95,9 @@ def test_folder_arguments_are_expanded(tmp_path):
     result = run(str(tmp_path / "a"))
     assert result.returncode == 1
     assert f"{tmp_path / 'a' / 'z-vs.yaml'}:15) Referenced host not found" in result.stdout
+
+
+def test_readme_codes_table_is_the_analyzers():
+    from localmesh.analyze.messages import codes_table
+
+    assert codes_table() in (ROOT / "README.md").read_text(encoding="utf-8")

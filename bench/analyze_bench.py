@@ -1,0 +1,49 @@
+"""How long `localmesh analyze` takes on the shipped canary set, as a person runs it.
+
+Runs the installed `localmesh analyze istio/ecommerce-istio istio/frontend-gateway.yaml istio/ads_v2`
+as a new process RUNS times (interpreter start, imports, schemas and checks: the wall time a user
+waits) after one warm-up run, and prints one line with the median and the spread.
+Goal: at most 1 s on this project's machine. Run by hand: `make bench`. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CANARY = ["istio/ecommerce-istio", "istio/frontend-gateway.yaml", "istio/ads_v2"]
+GOAL_SECONDS = 1.0
+
+
+def one_run(command: list) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"localmesh analyze failed ({result.returncode}): {result.stdout}{result.stderr}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="timed runs (default 9)")
+    args = parser.parse_args()
+    command = [str(Path(sys.executable).parent / "localmesh"), "analyze", *CANARY]
+    one_run(command)  # warm the file cache
+    times = [one_run(command) for _ in range(args.runs)]
+    median = statistics.median(times)
+    verdict = "met" if median <= GOAL_SECONDS else "missed"
+    print(
+        f"localmesh analyze (canary set): median {median:.3f} s over {args.runs} runs"
+        f" (min {min(times):.3f}, max {max(times):.3f}); goal <= {GOAL_SECONDS:.1f} s: {verdict}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
