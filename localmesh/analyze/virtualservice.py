@@ -192,8 +192,9 @@ def _destination_subsets(vs: Object, subsets: set) -> list:
         if (*service_name_of(vs.namespace, destination.host), destination.subset) in subsets:
             continue
         what = "mirror+subset" if destination.mirror else "host+subset"
+        # istioctl points at the destination's host; the subset is where the fix goes.
         found.append(message(
-            "IST0101", vs.resource, destination.host_path,
+            "IST0101", vs.resource, (*destination.path, "subset"),
             f"Referenced {what} in destinationrule not found:"
             f" {go_quote(f'{destination.host}+{destination.subset}')}",
             analyzer=_DESTINATION_RULES,

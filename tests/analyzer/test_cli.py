@@ -28,7 +28,7 @@ def test_error_exits_1_with_istioctl_style_line():
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert (
-        f"Error [IST0101] (VirtualService ns3/advertisements {case}:15) "
+        f"Error [IST0101] (VirtualService ns3/advertisements {case}:16) "
         'Referenced host+subset in destinationrule not found: "advertisements+v3"'
     ) in lines
     assert lines[-1].startswith("localmesh analyze: 1 errors, 0 warnings, 0 info in 8 resources from 2 files")
