@@ -21,7 +21,6 @@ _POD_TEMPLATES = {
     ("batch", "Job"): ("template",),
     ("batch", "CronJob"): ("jobTemplate", "spec", "template"),
 }
-_ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
 
 
 def as_dict(value: Any) -> dict:
@@ -50,9 +49,19 @@ class Pod:
     """A pod as the analyzers match it: a real Pod, or one a workload's template would create."""
 
     namespace: str
-    name: str
+    origin: str  # "Pod debug", "Deployment frontend"
     labels: dict
     node_name: str
+    ports: tuple = ()  # (name or None, containerPort) of its containers
+
+
+def _pod(namespace: str, origin: str, metadata: dict, spec: dict) -> Pod:
+    ports = tuple(
+        (as_dict(port).get("name"), as_dict(port).get("containerPort"))
+        for container in as_list(spec.get("containers"))
+        for port in as_list(as_dict(container).get("ports"))
+    )
+    return Pod(namespace, origin, string_map(metadata.get("labels")), str(spec.get("nodeName") or ""), ports)
 
 
 class Object:
@@ -100,15 +109,16 @@ class Cluster:
     def pods(self) -> list:
         found = []
         for pod in self.of("", "Pod"):
-            found.append(Pod(pod.namespace, pod.name, pod.labels, str(pod.spec.get("nodeName") or "")))
+            metadata = as_dict(pod.resource.body.get("metadata"))
+            found.append(_pod(pod.namespace, f"Pod {pod.name}", metadata, pod.spec))
         for (group, kind), path in _POD_TEMPLATES.items():
             for workload in self.of(group, kind):
                 template = workload.spec
                 for key in path:
                     template = as_dict(template.get(key))
-                labels = string_map(as_dict(template.get("metadata")).get("labels"))
-                node = str(as_dict(template.get("spec")).get("nodeName") or "")
-                found.append(Pod(workload.namespace, f"{workload.name} (template)", labels, node))
+                origin = f"{kind} {workload.name}"
+                found.append(_pod(workload.namespace, origin, as_dict(template.get("metadata")),
+                                  as_dict(template.get("spec"))))
         return found
 
     def node_labels(self) -> dict:
@@ -117,7 +127,3 @@ class Cluster:
 
 def _collection(resource: Resource) -> tuple:
     return (resource.group, resource.kind)
-
-
-def is_istio(resource: Resource) -> bool:
-    return resource.group in _ISTIO_GROUPS

@@ -36,5 +36,5 @@ def analyze(resources: Iterable[Resource]) -> list:
     found += check_destination_rules(cluster, registry)
     found += check_port_names(cluster)
     found += check_sidecars(cluster)
-    found += check_project_rules(build_view(resources))
+    found += check_project_rules(build_view(resources), cluster.pods())
     return sorted(set(found), key=lambda m: m.sort_key)

@@ -93,8 +93,9 @@ CODES = {
              "the `version` label, tags.datadoghq.com/version, DD_VERSION and the image tag of a"
              " Deployment disagree (v1 goes with 1.0, v2 with 2.0)",
              analyzer="localmesh.ProjectRules"),
-        Code("LM0011", "ServiceSelectsNoDeployment", ERROR,
-             "a Service's selector matches no Deployment's pod template in its namespace",
+        Code("LM0011", "ServiceSelectsNoPod", ERROR,
+             "a Service's selector matches no pod (a Pod, or the pod template of a Deployment, StatefulSet,"
+             " DaemonSet, ReplicaSet, Job or CronJob) in its namespace",
              analyzer="localmesh.ProjectRules"),
         Code("LM0012", "TargetPortNotExposed", ERROR,
              "a Service targetPort is not a container port of a pod it selects",

@@ -6,9 +6,10 @@ import re
 from typing import Optional
 from urllib.parse import urlsplit
 
+from localmesh.analyze.cluster import IGNORED_NAMESPACES
 from localmesh.analyze.messages import message
 from localmesh.loader import ManifestError, Resource
-from localmesh.model import Deployment, Mesh, Service, build_deployment, dns_fqdn
+from localmesh.model import Deployment, Mesh, Service, build_deployment, dns_fqdn, labels_match
 
 VERSION_LABEL = "version"
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
@@ -31,12 +32,12 @@ def check_deployment(resource: Resource) -> list:
     return _versions(deployment) + _removed_settings(deployment)
 
 
-def check_project_rules(mesh: Mesh) -> list:
-    """Rules over the set as applied (LM0011, LM0012, LM0013)."""
+def check_project_rules(mesh: Mesh, pods: list) -> list:
+    """Rules over the set as applied (LM0011, LM0012, LM0013); pods as Cluster.pods() gives them."""
     found: list = []
     for deployment in mesh.deployments:
         found += _ads_url(mesh, deployment)
-    found += _services(mesh)
+    found += _services(mesh, pods)
     return found
 
 
@@ -111,17 +112,22 @@ def _removed_settings(deployment: Deployment) -> list:
     return found
 
 
-def _services(mesh: Mesh) -> list:
-    """LM0011: a Service selects some Deployment; LM0012: its targetPort is a port of those pods."""
+def _services(mesh: Mesh, pods: list) -> list:
+    """LM0011: a Service selects some pod (a Pod, or a workload's pod template) of its namespace;
+    LM0012: its targetPort is a container port of each of them."""
     found = []
     for service in mesh.services:
-        if service.type == "ExternalName":
+        if service.type == "ExternalName" or service.namespace in IGNORED_NAMESPACES:
             continue
-        selected = mesh.pods_selected(service)
+        selected = [
+            pod for pod in pods
+            if service.selector and pod.namespace == service.namespace
+            and labels_match(service.selector, pod.labels)
+        ]
         if not selected:
             text = "Service has no selector, so it selects no pod"
             if service.selector:
-                text = (f"Service selector {service.selector} matches no Deployment pod template in"
+                text = (f"Service selector {service.selector} matches no pod or pod template in"
                         f" namespace {service.namespace}")
             found.append(message("LM0011", service.resource, ("spec", "selector"), text))
             continue
@@ -129,15 +135,14 @@ def _services(mesh: Mesh) -> list:
             target = port.target_port
             written = "targetPort" if "targetPort" in _raw_port(service, index) else "port"
             path = ("spec", "ports", index, written)
-            for deployment in selected:
-                declared = [p for c in deployment.containers for p in c.ports]
-                if any(_port_matches(target, p.name, p.container_port) for p in declared):
+            for pod in selected:
+                if any(_port_matches(target, name, number) for name, number in pod.ports):
                     continue
-                listed = ", ".join(f"{p.container_port}" + (f"/{p.name}" if p.name else "") for p in declared)
+                listed = ", ".join(f"{number}" + (f"/{name}" if name else "") for name, number in pod.ports)
                 found.append(message(
                     "LM0012", service.resource, path,
-                    f"targetPort {target} of port {port.port} is not a container port of Deployment"
-                    f" {deployment.name} (its ports: {listed or 'none declared'})",
+                    f"targetPort {target} of port {port.port} is not a container port of {pod.origin}"
+                    f" (its ports: {listed or 'none declared'})",
                 ))
     return found
 

@@ -456,3 +456,27 @@ def test_message_style_of_istioctl():
         "Error [IST0101] (VirtualService ns3/advertisements case.yaml:8) Referenced host+subset in"
         ' destinationrule not found: "advertisements+v3"'
     )
+
+
+def test_a_service_may_select_plain_pods():
+    text = docs(
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: debug, namespace: ns3}
+        spec:
+          selector: {app: debug}
+          ports: [{name: http, port: 8080}]
+        """,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: debug, namespace: ns3, labels: {app: debug}}
+        spec:
+          containers: [{name: debug, image: busybox, ports: [{containerPort: 8080}]}]
+        """,
+    )
+    assert found(text) == set()
+    assert texts(text.replace("containerPort: 8080", "containerPort: 9090"), "LM0012") == [
+        "targetPort 8080 of port 8080 is not a container port of Pod debug (its ports: 9090)"
+    ]
