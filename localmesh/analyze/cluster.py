@@ -91,13 +91,15 @@ class Object:
 
 
 class Cluster:
+    """The latest resources by (API group, kind), outside the namespaces istioctl ignores."""
+
     def __init__(self, resources: Iterable[Resource]) -> None:
         self._by_kind: dict = {}
         for resource in latest(resources):
             namespace = resource.name if resource.kind == "Namespace" else resource.namespace
             if namespace in IGNORED_NAMESPACES:
                 continue
-            self._by_kind.setdefault(_collection(resource), []).append(Object(resource))
+            self._by_kind.setdefault((resource.group, resource.kind), []).append(Object(resource))
 
     def of(self, group: str, kind: str) -> list:
         """Objects of one kind, whatever the version (Istio's v1alpha3, v1beta1 and v1 are one kind)."""
@@ -123,7 +125,3 @@ class Cluster:
 
     def node_labels(self) -> dict:
         return {node.name: node.labels for node in self.of("", "Node")}
-
-
-def _collection(resource: Resource) -> tuple:
-    return (resource.group, resource.kind)

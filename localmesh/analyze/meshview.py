@@ -1,5 +1,6 @@
-"""The set of resources as the cluster would hold it after applying the files in order, modelled
-without refusing anything: cross-reference checks must still run when one resource is broken."""
+"""The Deployments and Services as the cluster would hold them after applying the files in order, in
+the typed model, for this project's own rules. Nothing is refused: the rules must still run when
+one resource is broken."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from localmesh.loader import ManifestError, Resource
 _BUILDERS = {
     ("apps", "Deployment"): ("deployments", model.build_deployment),
     ("", "Service"): ("services", model.build_service),
-    ("networking.istio.io", "VirtualService"): ("virtual_services", model.build_virtual_service),
-    ("networking.istio.io", "DestinationRule"): ("destination_rules", model.build_destination_rule),
-    ("networking.istio.io", "Gateway"): ("gateways", model.build_gateway),
 }
 
 

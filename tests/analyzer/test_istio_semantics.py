@@ -480,3 +480,12 @@ def test_a_service_may_select_plain_pods():
     assert texts(text.replace("containerPort: 8080", "containerPort: 9090"), "LM0012") == [
         "targetPort 8080 of port 8080 is not a container port of Pod debug (its ports: 9090)"
     ]
+
+
+def test_1_29_a_subset_selects_pods_by_its_own_labels_only():
+    # 1.29: for a Service host the selector is the subset's labels alone (a Service adds no workload
+    # selector), matched against every pod: the frontend's version=v1 pod satisfies subset v1 of
+    # advertisements even with no advertisements v1 pod left.
+    without_ads_v1 = [r for r in BASE_RESOURCES if r.name != "advertisements-v1"]
+    messages = analyze(without_ads_v1)
+    assert [m for m in messages if m.code == "IST0173"] == []
