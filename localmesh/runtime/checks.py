@@ -14,11 +14,6 @@ from localmesh.analyze.engine import analyze
 from localmesh.analyze.messages import INFO
 from localmesh.loader import Resource
 
-# The codes the API server (schema, strict field validation) or Istio's validating webhook
-# would refuse: an unknown kind, a Kubernetes schema error, an Istio schema or validation
-# error. The one place `up`, `apply` and `delete` decide what to refuse.
-REFUSING_CODES = frozenset({"LM0001", "LM0002", "IST0106"})
-
 
 @dataclass
 class Verdict:
@@ -39,7 +34,7 @@ def analyzer_report(resources: Iterable[Resource]) -> Verdict:
     """
     verdict = Verdict()
     for message in analyze(list(resources)):
-        if message.code in REFUSING_CODES:
+        if message.refuses_apply:
             verdict.refusals.append(str(message))
         elif message.level != INFO:
             verdict.warnings.append(f"warning: {message}")
