@@ -9,6 +9,7 @@ cd "$here/../.."
 . k8s/cluster/lib.sh
 
 require_tools kind-up kind kubectl istioctl docker make
+warn_istioctl_version kind-up
 context="kind-$CLUSTER_NAME"
 
 # Re-running after a failed step reuses the cluster instead of failing on "already exists".

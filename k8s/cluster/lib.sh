@@ -48,6 +48,47 @@ require_tools() {
   fi
 }
 
+# The Istio release the manifests are checked against: ISTIO_VERSION in localmesh/versions.py.
+# Read with sed, not `python -m localmesh.versions`: the cluster scripts must run without the
+# project's venv and even without a python3 (macOS ships only a stub that asks to install
+# developer tools), and sed reads a plain string literal the same everywhere. A test checks that
+# this finds the constant, so a reformatted line cannot go unnoticed.
+project_istio_version() {
+  sed -n 's/^ISTIO_VERSION = "\([0-9][0-9.]*\)"$/\1/p' localmesh/versions.py
+}
+
+# One warning line when istioctl is another minor release than the project's; never stops the
+# script (another minor often works, and the user may have chosen it). Without istioctl it says
+# nothing: require_tools has already reported it.
+warn_istioctl_version() {
+  local script="$1" expected output line client="" client_minor=""
+  command -v istioctl >/dev/null 2>&1 || return 0
+  expected="$(project_istio_version)"
+  if [ -z "$expected" ]; then
+    echo "$script: warning: no ISTIO_VERSION = \"X.Y.Z\" line in localmesh/versions.py," \
+      "istioctl's version is not checked" >&2
+    return 0
+  fi
+  # --remote=false: the client's version only, no cluster needed. istioctl >= 1.24 prints
+  # "client version: 1.29.6", older releases the bare version; dev builds look like 1.30-dev.
+  output="$(istioctl version --remote=false --short 2>/dev/null)" || output=""
+  while IFS= read -r line; do
+    line="${line#client version: }"
+    if [[ $line =~ ^([0-9]+\.[0-9]+)([.-]|$) ]]; then
+      client="$line"
+      client_minor="${BASH_REMATCH[1]}"
+      break
+    fi
+  done <<<"$output"
+  if [ -z "$client" ]; then
+    echo "$script: warning: cannot tell istioctl's version (\`istioctl version --remote=false --short\`" \
+      "printed none); these files are checked against Istio $expected" >&2
+  elif [ "$client_minor" != "${expected%.*}" ]; then
+    echo "$script: warning: istioctl is $client, but these files are checked against Istio $expected" \
+      "(localmesh/versions.py); with another minor release the install and routing may differ" >&2
+  fi
+}
+
 # Build the three images with the project's `make images`.
 build_images() {
   # docker, because `kind load docker-image` and `minikube image load` read its image store.

@@ -10,6 +10,7 @@ cd "$here/../.."
 . k8s/cluster/lib.sh
 
 require_tools minikube-up minikube kubectl istioctl docker make
+warn_istioctl_version minikube-up
 # minikube names the kubectl context after the profile.
 context="$CLUSTER_NAME"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from localmesh.versions import ISTIO_MINOR, ISTIO_VERSION
 from manifests_files.manifests import REPO
 
 SCRIPTS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "k8s/cluster").glob("*.sh"))
@@ -172,3 +173,98 @@ def test_shellcheck_does_flag_a_bad_script(tmp_path):
     bad.write_text("#!/usr/bin/env bash\nrm -rf $1/*\n", encoding="utf-8")
     result = subprocess.run([shellcheck(), str(bad)], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0 and "SC2086" in result.stdout
+
+
+def istio_minor_versions() -> tuple[int, int]:
+    major, minor = ISTIO_MINOR.split(".")
+    return int(major), int(minor)
+
+
+def other_minor() -> str:
+    major, minor = istio_minor_versions()
+    return f"{major}.{minor - 7}.3"
+
+
+def prefix_lookalike() -> str:
+    # 1.2.9 against 1.29: a version compared as a string prefix would pass.
+    major, minor = istio_minor_versions()
+    return f"{major}.{minor // 10}.{minor % 10}"
+
+
+# What the stand-in istioctl prints for `version --remote=false --short`, and what the one warning
+# line must name (None: no warning). istioctl >= 1.24 prints "client version: X"; older releases
+# print the bare version (pkg/version/cobra.go at 1.22.0 and 1.29.6).
+ISTIOCTL_OUTPUTS = {
+    "same-release": (f"client version: {ISTIO_VERSION}", None),
+    "same-minor-other-patch": (f"client version: {ISTIO_MINOR}.0", None),
+    "same-minor-prerelease": (f"client version: {ISTIO_MINOR}.0-beta.1", None),
+    "other-minor": (f"client version: {other_minor()}", f"istioctl is {other_minor()}, "),
+    "other-minor-old-format": (other_minor(), f"istioctl is {other_minor()}, "),
+    "prefix-lookalike": (f"client version: {prefix_lookalike()}", f"istioctl is {prefix_lookalike()}, "),
+    "no-version": ("Error: unknown flag: --remote", "cannot tell istioctl's version"),
+}
+
+
+def write_istioctl_stand_in(folder: Path, prints: str, calls: Path) -> None:
+    # Stand-in for istioctl (no cluster or Istio release exists here): it answers only the
+    # client-version query and records every call; anything else (an install) fails.
+    path = folder / "istioctl"
+    path.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {shlex.quote(str(calls))}\n'
+        '[ "$*" = "version --remote=false --short" ] || exit 99\n'
+        f"echo {shlex.quote(prints)}\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize("case", sorted(ISTIOCTL_OUTPUTS))
+@pytest.mark.parametrize("script", ["kind-up", "minikube-up"])
+def test_up_warns_once_only_when_istioctl_is_another_minor(script, case, tmp_path):
+    prints, warning_names = ISTIOCTL_OUTPUTS[case]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "istioctl-calls"
+    marker = tmp_path / "ran"
+    write_istioctl_stand_in(bin_dir, prints, calls)
+    for tool in TOOLS[script]:
+        if tool != "istioctl":
+            write_stand_in(bin_dir, tool, marker)
+    # The stand-ins first; then only the folder of the shell utilities the scripts use.
+    utilities = Path(shutil.which("sed")).parent
+    result = subprocess.run(
+        ["/bin/bash", str(REPO / f"k8s/cluster/{script}.sh")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": f"{bin_dir}:{utilities}", "HOME": str(tmp_path), "DRY_RUN": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert result.stderr.splitlines() == warnings, result.stderr
+    if warning_names is None:
+        assert warnings == [], result.stderr
+    else:
+        assert len(warnings) == 1, result.stderr
+        assert warnings[0].startswith(f"{script}: warning: {warning_names}"), warnings[0]
+        assert f"checked against Istio {ISTIO_VERSION}" in warnings[0], warnings[0]
+    # The dry run still prints the install; istioctl itself only answered the version query.
+    assert any(c.startswith("istioctl install ") for c in commands(result.stdout))
+    assert calls.read_text(encoding="utf-8").splitlines() == ["version --remote=false --short"]
+    assert not marker.exists(), "a dry run ran a tool"
+
+
+def test_the_scripts_read_the_projects_istio_version():
+    # The sed in lib.sh must keep finding the constant if versions.py is reformatted.
+    result = subprocess.run(
+        ["/bin/bash", "-c", ". k8s/cluster/lib.sh && project_istio_version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == f"{ISTIO_VERSION}\n"
