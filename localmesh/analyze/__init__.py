@@ -11,10 +11,12 @@
   report it, do not refuse.
 
 The same flag is on each Code in CODES (`CODES["IST0101"].refuses_apply`). `message.analyzer` names
-the analyzer that reported it, as istioctl names its analyzers.
+the analyzer that reported it, as istioctl names its analyzers. `analyzer_report(resources)` makes
+that split for a command: a Verdict with the refusals and the warnings to print.
 """
 
 from localmesh.analyze.engine import analyze
 from localmesh.analyze.messages import CODES, ERROR, INFO, WARNING, Message
+from localmesh.analyze.verdict import Verdict, analyzer_report
 
-__all__ = ["analyze", "CODES", "ERROR", "INFO", "WARNING", "Message"]
+__all__ = ["analyze", "analyzer_report", "CODES", "ERROR", "INFO", "WARNING", "Message", "Verdict"]

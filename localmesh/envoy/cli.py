@@ -8,6 +8,7 @@ import sys
 
 import yaml
 
+from localmesh.analyze import analyzer_report
 from localmesh.envoy.bootstrap import build_static_config
 from localmesh.envoy.plan import DEFAULT_HOST_TEMPLATE, parse_endpoint, render_topology
 from localmesh.envoy.resources import build_resources
@@ -43,18 +44,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
     parser.add_argument("--output", metavar="FILE", help="write the configuration here instead of stdout")
     parser.add_argument("--skip-analyze", action="store_true",
-                        help="render even if `localmesh analyze` finds errors")
+                        help="render without running the analyzer, even what the API server would refuse")
     parser.set_defaults(handler=run)
-
-
-def _analyzer_errors(resources: list) -> int:
-    """Run the analyzer first, as `up` does: print its errors and warnings, count the errors."""
-    from localmesh.analyze import ERROR, WARNING, analyze
-
-    messages = [m for m in analyze(resources) if m.level in (ERROR, WARNING)]
-    for message in messages:
-        print(message, file=sys.stderr)
-    return sum(1 for m in messages if m.level == ERROR)
 
 
 def parse_trace_agent(text: str, env: str) -> TracingConfig:
@@ -75,9 +66,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
         endpoints[key] = (host, port)
     resources = load_paths(args.paths)  # ManifestError: cli.main prints it as one line
-    if not args.skip_analyze and _analyzer_errors(resources):
-        print("localmesh: the manifests have errors (see above); nothing rendered", file=sys.stderr)
-        return 1
+    if not args.skip_analyze:
+        # What `up` and `apply` refuse is refused here too; other findings render, with a warning.
+        verdict = analyzer_report(resources)
+        for line in verdict.warnings + verdict.refusals:
+            print(line, file=sys.stderr)
+        if verdict.refused:
+            print(f"localmesh: refusing to render: {len(verdict.refusals)} resource error(s) the API "
+                  "server would refuse; nothing rendered", file=sys.stderr)
+            return 1
     mesh = build_mesh(resources)
     extra = {}
     if args.gateway_port is not None:

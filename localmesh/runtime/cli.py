@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from localmesh.analyze import analyzer_report
 from localmesh.loader import expand_paths, load_paths, load_text
-from localmesh.runtime.checks import analyzer_report
 from localmesh.runtime.control import ControlServer, NotRunning, call, pid_alive, read_control
 from localmesh.runtime.statusview import format_status
 

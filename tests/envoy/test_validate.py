@@ -204,14 +204,60 @@ spec:
 """
 
 
-def test_render_runs_the_analyzer_first(capsys, monkeypatch, tmp_path):
+def test_render_warns_about_what_kubectl_accepts_and_renders_it(capsys, monkeypatch, tmp_path):
+    # IST0101 is an `istioctl analyze` error the API server accepts: `up` warns and runs, so render
+    # warns and renders.
     monkeypatch.chdir(REPO_ROOT)
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_SUBSET)
     status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad))
-    assert status == 1 and out == ""
-    assert f"IST0101] (VirtualService ns3/ads {bad}:8)" in err
-    # --skip-analyze renders anyway; the builder's own warning names the same place.
+    assert status == 0, err
+    assert "static_resources" in yaml.safe_load(out)
+    assert f"warning: Error [IST0101] (VirtualService ns3/ads {bad}:8)" in err
+    # The builder's own warning names the same place.
+    assert f"{bad}:8) spec.http[0].route[0].destination.subset" in err
+    # --skip-analyze renders without the analyzer's lines.
     status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad), "--skip-analyze")
     assert status == 0 and "static_resources" in yaml.safe_load(out)
-    assert f"{bad}:8) spec.http[0].route[0].destination.subset" in err
+    assert "IST0101" not in err and f"{bad}:8) spec.http[0].route[0].destination.subset" in err
+
+
+SCHEMA_ERRORS = {
+    # Istio's CRD schema and its webhook: an unknown field and a negative weight.
+    "istio-schema": ("""
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: advertisements, namespace: ns3}
+spec:
+  hosts: [advertisements]
+  http:
+  - route: [{destination: {host: advertisements}, weight: -5}]
+    timeoutz: 2s
+""", ["Error [IST0106] (VirtualService ns3/advertisements {path}:8) Schema validation error: weight -5 < 0",
+      'Error [IST0106] (VirtualService ns3/advertisements {path}:9) Schema validation error: unknown field '
+      '"spec.http[0].timeoutz"']),
+    # Kubernetes' OpenAPI schema.
+    "kubernetes-schema": ("""
+apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: ns3}
+spec:
+  selector: {app: advertisements}
+  ports: [{port: "lots", name: http}]
+""", ["Error [LM0002] (Service ns3/extra {path}:7) \"spec.ports[0].port\": expected integer, got 'lots'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEMA_ERRORS))
+def test_render_refuses_what_the_api_server_refuses(capsys, monkeypatch, tmp_path, case):
+    monkeypatch.chdir(REPO_ROOT)
+    text, refusals = SCHEMA_ERRORS[case]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad))
+    assert status == 1 and out == ""
+    lines = err.splitlines()
+    for refusal in refusals:
+        assert refusal.format(path=bad) in lines, err
+    assert lines[-1] == (f"localmesh: refusing to render: {len(refusals)} resource error(s) the API server "
+                         "would refuse; nothing rendered")

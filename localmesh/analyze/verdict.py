@@ -1,5 +1,7 @@
 """The analyzer's verdict on a resource set: what the API server would refuse, and the rest.
 
+One definition for every command that applies or renders manifests (up, apply, delete, render).
+
 On a cluster only the API server's schema check and Istio's validating webhook refuse an
 apply; every other `istioctl analyze` finding (a subset no DestinationRule defines, a subset
 selecting no pod, ...) is accepted, and the traffic shows its effect (503 NC, 503 UH).
