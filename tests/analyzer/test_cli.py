@@ -101,3 +101,56 @@ def test_readme_codes_table_is_the_analyzers():
     from localmesh.analyze.messages import codes_table
 
     assert codes_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# `python -m localmesh ARGS`, writing the names in sys.modules at exit to the file argv[1]. (Not
+# -X importtime: it does not see modules imported through importlib.)
+RUN_AND_LIST_MODULES = """
+import atexit, runpy, sys
+listing = sys.argv.pop(1)
+atexit.register(lambda: open(listing, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv[0] = "localmesh"
+runpy.run_module("localmesh", run_name="__main__", alter_sys=True)
+"""
+
+
+def imported_modules(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set]:
+    """Run `python -m localmesh ARGS`: the result and every module loaded when it exits."""
+    listing = tmp_path / "modules.txt"
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST_MODULES, str(listing), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    return result, set(listing.read_text(encoding="utf-8").splitlines())
+
+
+def test_analyze_imports_neither_the_runtime_nor_tracing_nor_envoy(tmp_path):
+    result, modules = imported_modules(tmp_path, "analyze", rel(BASE))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith("localmesh analyze: 0 errors")
+    assert {"localmesh.cli", "localmesh.analyze.cli", "localmesh.analyze.engine"} <= modules
+    unneeded = sorted(m for m in modules if m.split(".")[:2] in (["localmesh", "runtime"],
+                                                                ["localmesh", "tracing"],
+                                                                ["localmesh", "envoy"]))
+    assert unneeded == []
+    # The same listing does show them for a command that needs them.
+    _, modules = imported_modules(tmp_path, "status", "--state-dir", str(tmp_path / "none"))
+    assert "localmesh.runtime.cli" in modules
+
+
+def test_help_lists_every_command_each_module_registers():
+    import argparse
+    import importlib
+
+    from localmesh.cli import COMMAND_MODULES
+
+    # The table that picks a command's module names exactly what each module registers.
+    for module_name, commands in COMMAND_MODULES.items():
+        subcommands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module_name).register(subcommands)
+        assert tuple(subcommands.choices) == commands, module_name
+    result = subprocess.run([str(LOCALMESH), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ")
+              and not line.startswith("     ")]
+    assert listed == [name for commands in COMMAND_MODULES.values() for name in commands]
