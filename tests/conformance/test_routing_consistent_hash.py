@@ -11,7 +11,7 @@ echo client cannot send cookies back); this client can, so they run.
 from __future__ import annotations
 
 import pytest
-from routing_kit import configure, echo_pods, requests_for_one_host_by_chance, run_mesh, service
+from testkit.echo_mesh import configure, echo_pods, requests_for_one_host_by_chance, run_mesh, service
 
 pytestmark = pytest.mark.envoy
 

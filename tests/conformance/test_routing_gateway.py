@@ -10,7 +10,7 @@ destination's FQDN). Calls go to the gateway listener.
 from __future__ import annotations
 
 import pytest
-from routing_kit import AUTO_HTTP, HTTP, HTTP2, NAMESPACE, configure, echo_pods, run_mesh, service
+from testkit.echo_mesh import AUTO_HTTP, HTTP, HTTP2, NAMESPACE, configure, echo_pods, run_mesh, service
 
 pytestmark = pytest.mark.envoy
 

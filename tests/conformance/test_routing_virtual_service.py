@@ -14,7 +14,8 @@ from typing import Callable, Optional
 
 import grpc
 import pytest
-from routing_kit import (
+from scipy.stats import binom
+from testkit.echo_mesh import (
     FALSE_ALARM,
     GRPC,
     HTTP,
@@ -25,7 +26,6 @@ from routing_kit import (
     run_mesh,
     service,
 )
-from scipy.stats import binom
 
 pytestmark = pytest.mark.envoy
 

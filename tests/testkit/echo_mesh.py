@@ -1,10 +1,13 @@
-"""What the routing conformance modules share: echo pods, one real Envoy built by localmesh's
-builders for a set of manifests, calls as Istio's echo client makes them, and Istio's checks.
+"""Echo pods behind one real Envoy built by localmesh's builders, and calls as Istio's echo
+client makes them (the routing conformance cases and the Envoy-level semantics tests).
 
-Istio's cases (tests/integration/pilot/common/routing.go, Istio 1.29.6) call an echo
-Service `b` with ports http 80, http2 85, grpc 7070 and tcp 9090 and read what the echo
-received. Here every case gets a Service of its own (one Envoy serves them all, a listener
-each) over the same echo processes.
+Istio's routing cases (tests/integration/pilot/common/routing.go, Istio 1.29.6) call an echo
+Service with ports http 80, auto-http 81, http2 85, grpc 7070 and tcp 9090 and read what the
+echo received. Here every case can have a Service of its own (one Envoy serves them all, a
+listener each) over the same echo processes.
+
+    with echo_pods({"b-0": {"app": "b"}}) as pods, run_mesh(manifests, pods) as mesh:
+        mesh.call("b", path="/foo").echo["path"]
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from string import Template
 from typing import Optional
 
 from scipy.stats import binom
-from testkit.envoy import EnvoyProcess, run_envoy
-from testkit.processes import stop_process, wait_for_http
 
 from localmesh.envoy import build_resources, build_static_config
 from localmesh.loader import load_text
 from localmesh.model import Mesh, build_mesh
 from localmesh.topology import Endpoint, Topology
+from testkit.envoy import EnvoyProcess, run_envoy
+from testkit.processes import stop_process, wait_for_http
 
 ECHO = Path(__file__).with_name("echo_server.py")
 NAMESPACE = "echo"
