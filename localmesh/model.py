@@ -468,6 +468,7 @@ class LoadBalancer:
     locality: Optional[dict]  # localityLbSetting
     path: tuple
     unknown_fields: tuple = ()
+    resource: Optional[Resource] = None  # where it was written
 
 
 @dataclass
@@ -476,6 +477,7 @@ class PolicySection:
 
     values: dict
     path: tuple
+    resource: Optional[Resource] = None  # where it was written
 
 
 @dataclass
@@ -1052,8 +1054,8 @@ POLICY_FIELDS = (
 )
 
 
-def _section(raw: Any, path: tuple) -> Optional[PolicySection]:
-    return PolicySection(dict(raw), path) if isinstance(raw, dict) else None
+def _section(resource: Resource, raw: Any, path: tuple) -> Optional[PolicySection]:
+    return PolicySection(dict(raw), path, resource) if isinstance(raw, dict) else None
 
 
 def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
@@ -1088,7 +1090,7 @@ def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
     return found
 
 
-def _load_balancer(raw: Any, path: tuple) -> Optional[LoadBalancer]:
+def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBalancer]:
     if not isinstance(raw, dict):
         return None
     warmup = _dict(raw.get("warmup"))
@@ -1107,6 +1109,7 @@ def _load_balancer(raw: Any, path: tuple) -> Optional[LoadBalancer]:
         unknown_fields=_unknown(
             raw, ("simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup")
         ),
+        resource=resource,
     )
 
 
@@ -1120,10 +1123,12 @@ def _traffic_policy(resource: Resource, raw: Any, path: tuple) -> Optional[Traff
         levels.append(
             PortTrafficPolicy(
                 port=_whole(_dict(level.get("port")).get("number")),
-                load_balancer=_load_balancer(level.get("loadBalancer"), where + ("loadBalancer",)),
-                connection_pool=_section(level.get("connectionPool"), where + ("connectionPool",)),
-                outlier_detection=_section(level.get("outlierDetection"), where + ("outlierDetection",)),
-                tls=_section(level.get("tls"), where + ("tls",)),
+                load_balancer=_load_balancer(resource, level.get("loadBalancer"), where + ("loadBalancer",)),
+                connection_pool=_section(resource, level.get("connectionPool"), where + ("connectionPool",)),
+                outlier_detection=_section(
+                    resource, level.get("outlierDetection"), where + ("outlierDetection",)
+                ),
+                tls=_section(resource, level.get("tls"), where + ("tls",)),
                 path=where,
                 unknown_fields=_unknown(
                     level, ("port", "loadBalancer", "connectionPool", "outlierDetection", "tls")
@@ -1131,13 +1136,13 @@ def _traffic_policy(resource: Resource, raw: Any, path: tuple) -> Optional[Traff
             )
         )
     return TrafficPolicy(
-        load_balancer=_load_balancer(raw.get("loadBalancer"), path + ("loadBalancer",)),
-        connection_pool=_section(raw.get("connectionPool"), path + ("connectionPool",)),
-        outlier_detection=_section(raw.get("outlierDetection"), path + ("outlierDetection",)),
-        tls=_section(raw.get("tls"), path + ("tls",)),
-        tunnel=_section(raw.get("tunnel"), path + ("tunnel",)),
-        proxy_protocol=_section(raw.get("proxyProtocol"), path + ("proxyProtocol",)),
-        retry_budget=_section(raw.get("retryBudget"), path + ("retryBudget",)),
+        load_balancer=_load_balancer(resource, raw.get("loadBalancer"), path + ("loadBalancer",)),
+        connection_pool=_section(resource, raw.get("connectionPool"), path + ("connectionPool",)),
+        outlier_detection=_section(resource, raw.get("outlierDetection"), path + ("outlierDetection",)),
+        tls=_section(resource, raw.get("tls"), path + ("tls",)),
+        tunnel=_section(resource, raw.get("tunnel"), path + ("tunnel",)),
+        proxy_protocol=_section(resource, raw.get("proxyProtocol"), path + ("proxyProtocol",)),
+        retry_budget=_section(resource, raw.get("retryBudget"), path + ("retryBudget",)),
         port_level=levels,
         resource=resource,
         path=path,

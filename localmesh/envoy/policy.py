@@ -54,7 +54,6 @@ class PolicyInForce:
     tunnel: Optional[PolicySection] = None
     proxy_protocol: Optional[PolicySection] = None
     retry_budget: Optional[PolicySection] = None
-    resource: Optional[Resource] = None
 
 
 REPLACED_BY_PORT_LEVEL = ("load_balancer", "connection_pool", "outlier_detection", "tls")
@@ -66,11 +65,11 @@ def _for_port(policy: Optional[TrafficPolicy], port: int) -> tuple:
         return None, False
     level = next((p for p in policy.port_level if p.port == port), None)
     if level is None:
-        found = PolicyInForce(resource=policy.resource)
-        for name in [f.name for f in fields(PolicyInForce) if f.name != "resource"]:
+        found = PolicyInForce()
+        for name in [f.name for f in fields(PolicyInForce)]:
             setattr(found, name, getattr(policy, name))
         return found, False
-    found = PolicyInForce(resource=policy.resource)
+    found = PolicyInForce()
     for name in REPLACED_BY_PORT_LEVEL:
         setattr(found, name, getattr(level, name))
     return found, True
@@ -89,7 +88,7 @@ def policy_in_force(
     own, port_level = _for_port(found.traffic_policy, port)
     if original is None:
         return own
-    merged = replace(original, resource=own.resource)
+    merged = replace(original)
     for name in REPLACED_BY_PORT_LEVEL:
         if getattr(own, name) is not None or port_level:
             setattr(merged, name, getattr(own, name))
@@ -244,6 +243,9 @@ class _ClusterFields:
                       "every local endpoint is in one locality; ignored")
         consistent = lb.consistent_hash
         if consistent is not None:
+            # One lb_config per cluster: the hash's replaces a warmup's (istiod's order too).
+            self.fields.pop("round_robin_lb_config", None)
+            self.fields.pop("least_request_lb_config", None)
             if consistent.maglev:
                 self.fields["lb_policy"] = "MAGLEV"
                 if consistent.maglev_table_size:
@@ -398,22 +400,22 @@ def cluster_policy(policy: Optional[PolicyInForce], protocol: str) -> tuple:
     """(fields to merge into the cluster dict, warnings) for the policy in force and the port's
     protocol (h2 for http2/grpc ports, the client's protocol for ports Istio would sniff)."""
     out = _ClusterFields(protocol)
-    if policy is not None and policy.resource is not None:
-        resource = policy.resource
+    if policy is not None:
+        # Each part is reported where it was written: a merged policy comes from several rules.
         if policy.load_balancer is not None:
-            out.load_balancer(resource, policy.load_balancer)
+            out.load_balancer(policy.load_balancer.resource, policy.load_balancer)
         if policy.connection_pool is not None:
-            out.connection_pool(resource, policy.connection_pool)
+            out.connection_pool(policy.connection_pool.resource, policy.connection_pool)
         if policy.outlier_detection is not None:
-            out.outlier_detection(resource, policy.outlier_detection)
+            out.outlier_detection(policy.outlier_detection.resource, policy.outlier_detection)
         if policy.retry_budget is not None:
             out.retry_budget(policy.retry_budget)
         tls = policy.tls
         if tls is not None and tls.values.get("mode") not in (None, "DISABLE"):
-            out.warnings.append(unsupported(resource, tls.path, "localmesh talks plain HTTP on loopback"))
+            out.warnings.append(unsupported(tls.resource, tls.path, "localmesh talks plain HTTP on loopback"))
         for section in (policy.tunnel, policy.proxy_protocol):
             if section is not None:
-                out.warnings.append(unsupported(resource, section.path))
+                out.warnings.append(unsupported(section.resource, section.path))
     out.protocol_options()
     return out.fields, out.warnings
 

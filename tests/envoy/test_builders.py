@@ -455,3 +455,51 @@ def test_static_config_is_self_contained():
 def test_formats():
     assert duration(0) == "0s" and duration(0.001) == "0.001s" and duration(90) == "90s"
     assert percent(50) == {"numerator": 500000, "denominator": "MILLION"}
+
+
+def test_redirect_rewrite_direct_response_mirror_and_cors_translate():
+    http = """
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new, authority: shop, scheme: https, port: 8443, redirectCode: 308}
+  - match: [{uri: {prefix: /same-port}}]
+    redirect: {scheme: https, port: 443}
+  - match: [{uri: {prefix: /bytes}}]
+    directResponse: {status: 200, body: {bytes: aGVsbG8=}}
+  - match: [{uri: {prefix: /regex}}]
+    rewrite: {uriRegexRewrite: {match: "^/regex/(.*)", rewrite: "/\\\\1"}, authority: ads-internal}
+    route: [{destination: {host: ads}}]
+    mirror: {host: ads, subset: v2}
+    mirrorPercentage: {value: 12.5}
+    mirrors:
+    - destination: {host: ads, subset: v1}
+    - destination: {host: ads}
+      percentage: {value: 0}
+    corsPolicy:
+      allowOrigins: [{exact: a.com}, {regex: ".*\\\\.b\\\\.com"}]
+      allowMethods: [GET]
+      exposeHeaders: [x-e]
+      allowCredentials: true
+      maxAge: 90s
+      unmatchedPreflights: IGNORE
+"""
+    _, resources = build(BASE + RULE + vs(http))
+    assert not [w for w in resources.warnings if "VirtualService" in w], resources.warnings
+    redirect, same_port, direct, rewrite = routes_of(resources)
+    assert redirect["redirect"] == {
+        "host_redirect": "shop", "path_redirect": "/new", "scheme_redirect": "https",
+        "port_redirect": 8443, "response_code": "PERMANENT_REDIRECT",
+    }
+    # No explicit :443 for https (istiod's ApplyRedirect).
+    assert same_port["redirect"] == {"scheme_redirect": "https", "response_code": "MOVED_PERMANENTLY"}
+    assert direct["direct_response"] == {"status": 200, "body": {"inline_bytes": "aGVsbG8="}}
+    action = rewrite["route"]
+    assert action["regex_rewrite"] == {"pattern": {"regex": "^/regex/(.*)"}, "substitution": "/\\1"}
+    assert action["host_rewrite_literal"] == "ads-internal"
+    mirrors = [(m["cluster"].split("|")[2], m["runtime_fraction"]["default_value"]) for m in
+               action["request_mirror_policies"]]
+    assert mirrors == [("v2", percent(12.5)), ("v1", percent(100))]  # an explicit 0 % mirrors nothing
+    cors = rewrite["typed_per_filter_config"]["envoy.filters.http.cors"]
+    origins = [{"exact": "a.com"}, {"safe_regex": {"regex": ".*\\.b\\.com"}}]
+    assert cors["allow_origin_string_match"] == origins
+    assert (cors["allow_methods"], cors["expose_headers"], cors["max_age"]) == ("GET", "x-e", "90")
+    assert cors["allow_credentials"] is True and cors["forward_not_matching_preflights"] is False
