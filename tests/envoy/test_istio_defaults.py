@@ -6,6 +6,8 @@ case, each on a Service of its own.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from scipy.stats import binom
 from testkit.echo_mesh import (
@@ -95,8 +97,20 @@ spec:
   - match: [{port: 9999}]
     route:
     - destination: {host: other-port}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: mirrored
+spec:
+  hosts: [mirrored]
+  http:
+  - route:
+    - destination: {host: mirrored}
+    mirror: {host: mirror-copy}
 """
-SERVICES = ["default", "retry-503", "fault-no-percentage", "dotted", "empty-subset", "other-port"]
+SERVICES = ["default", "retry-503", "fault-no-percentage", "dotted", "empty-subset", "other-port", "mirrored",
+            "mirror-copy"]
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +199,17 @@ def test_a_subset_that_selects_no_pod_gets_503_no_healthy_upstream(mesh):
 
 def test_no_route_for_the_port_means_the_services_default_route(mesh):
     assert mesh.call("other-port").status == 200
+
+
+def test_a_mirror_gets_a_copy_of_each_request(mesh):
+    # route.go: mirror without a percentage copies 100 % (Envoy sends the copy after the answer).
+    copies = f"cluster.outbound|80||{fqdn('mirror-copy')}.upstream_rq_completed"
+    before = mesh.envoy.counter(copies)
+    assert mesh.call("mirrored").status == 200
+    deadline = time.monotonic() + 10
+    while mesh.envoy.counter(copies) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mesh.envoy.counter(copies) == before + 1
 
 
 def test_grpc_ports_speak_http2_upstream(mesh):

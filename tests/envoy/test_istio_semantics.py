@@ -338,3 +338,77 @@ def test_ports_by_protocol_h2_tcp_and_sniffed():
     sniffed = listeners[f"{FQDN}:8000"]
     assert sniffed["listener_filters"][0]["name"] == "envoy.filters.listener.http_inspector"
     assert sniffed["default_filter_chain"]["filters"][0]["name"] == "envoy.filters.network.tcp_proxy"
+
+
+# ---- Ingress gateway: gateway.go buildGatewayHTTPRouteConfig ------------------------------------
+
+
+def _gateway(hosts, port=80):
+    listed = ", ".join(f'"{h}"' for h in hosts)
+    return f"""
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: t}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: {port}, name: http, protocol: HTTP}}
+    hosts: [{listed}]
+"""
+
+
+def _bound(name, hosts, http):
+    listed = ", ".join(f'"{h}"' for h in hosts)
+    return f"""
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: t}}
+spec:
+  hosts: [{listed}]
+  gateways: [gw]
+  http:
+{http}
+"""
+
+
+def gateway_hosts(resources):
+    config = next(r for r in resources.route_configs if r["name"].startswith("gateway:"))
+    return {vh["domains"][0]: vh["routes"] for vh in config["virtual_hosts"]}
+
+
+TO_ADS = "  - route: [{destination: {host: ads}}]"
+
+
+def test_gateway_hosts_are_the_intersection_of_server_and_virtual_service_hosts():
+    bound = _bound("a", ["a.example.com", "b.other.com"], TO_ADS)
+    text = BASE + _gateway(["t/*.example.com", "other/*"]) + bound
+    _, resources = build(text, gateway_port=18080)
+    assert set(gateway_hosts(resources)) == {"a.example.com"}  # "other/*" is for namespace other only
+    assert any("'b.other.com' is not served by Gateway t/gw" in w for w in resources.warnings)
+
+
+def test_gateway_without_a_host_is_404_for_everything():
+    text = BASE + _gateway(["other/*"]) + _bound("a", ["*"], TO_ADS)
+    _, resources = build(text, gateway_port=18080)
+    assert gateway_hosts(resources) == {"*": []}
+
+
+def test_gateway_routes_of_several_virtual_services_add_up_with_catch_alls_last():
+    first = _bound("a-first", ["*"], TO_ADS)
+    second = _bound("b-second", ["*"], "  - match: [{uri: {prefix: /x}}]\n" + TO_ADS.replace("  - ", "    "))
+    _, resources = build(BASE + _gateway(["*"]) + first + second, gateway_port=18080)
+    routes = gateway_hosts(resources)["*"]
+    assert [r["match"] for r in routes] == [{"prefix": "/x"}, {"prefix": "/"}]
+
+
+def test_gateway_match_port_is_the_server_port_not_the_local_one():
+    http = """
+  - match: [{uri: {prefix: /server-port}, port: 80}]
+    route: [{destination: {host: ads}}]
+  - match: [{uri: {prefix: /local-port}, port: 18080}]
+    route: [{destination: {host: ads}}]
+"""
+    _, resources = build(BASE + _gateway(["*"]) + _bound("a", ["*"], http), gateway_port=18080)
+    assert [r["match"]["prefix"] for r in gateway_hosts(resources)["*"]] == ["/server-port"]
