@@ -264,7 +264,6 @@ class HttpMatch:
     without_headers: list
     query_params: list  # HeaderMatch objects keyed by parameter name
     ignore_uri_case: bool
-    raw: dict  # for the analyzer's duplicate-match checks; the Envoy builders read the typed fields
     path: tuple  # where it was written, for messages
     scheme: Optional[StringMatch] = None
     port: Optional[int] = None
@@ -278,9 +277,12 @@ class HttpMatch:
     @property
     def is_catch_all(self) -> bool:
         """Matches every request: nothing but a '/' prefix or '.*' regex on the URI."""
-        if self.method or self.authority or self.headers or self.without_headers or self.query_params:
-            return False
-        if _dict(self.raw).keys() - {"uri", "name", "ignoreUriCase"}:
+        conditions = (
+            self.method, self.authority, self.headers, self.without_headers, self.query_params, self.scheme,
+            self.port, self.gateways, self.source_labels, self.source_namespace, self.stat_prefix,
+            self.unknown_fields,
+        )
+        if any(conditions):
             return False
         return self.uri is None or self.uri in (StringMatch("prefix", "/"), StringMatch("regex", ".*"))
 
@@ -409,7 +411,6 @@ class HttpRoute:
     timeout: Optional[float]
     retries: Optional[Retries]
     fault: Optional[Fault]
-    raw: dict  # for the analyzer; the Envoy builders read the typed fields
     path: tuple
     headers: Optional[Headers] = None
     redirect: Optional[Redirect] = None
@@ -838,7 +839,6 @@ def _http_match(match: dict, path: tuple) -> HttpMatch:
             HeaderMatch(str(k), _string_match(v)) for k, v in _dict(match.get("queryParams")).items()
         ],
         ignore_uri_case=bool(match.get("ignoreUriCase", False)),
-        raw=match,
         path=path,
         scheme=_string_match(match.get("scheme")),
         port=_whole(match.get("port")),
@@ -1035,7 +1035,6 @@ def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
         timeout=parse_duration(raw.get("timeout")),
         retries=_retries(raw.get("retries"), path + ("retries",)),
         fault=_fault(raw.get("fault"), path + ("fault",)),
-        raw=raw,
         path=path,
         headers=_headers(raw.get("headers"), path + ("headers",)),
         redirect=_redirect(raw.get("redirect"), path + ("redirect",)),
