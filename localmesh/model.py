@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from localmesh.loader import ManifestError, Resource, Source
@@ -176,6 +176,18 @@ class Deployment:
         return self.pod_labels.get("version") or self.pod_labels.get("app.kubernetes.io/version")
 
 
+# Istio's protocol names (pkg/config/protocol) and the ports Istio treats as TCP without a name.
+MESH_PROTOCOLS = {
+    "tcp": "TCP", "udp": "UDP", "grpc": "GRPC", "grpc-web": "GRPC-Web", "http": "HTTP",
+    "http_proxy": "HTTP_PROXY", "http2": "HTTP2", "https": "HTTPS", "tls": "TLS", "mongo": "Mongo",
+    "redis": "Redis", "mysql": "MySQL",
+}
+WELL_KNOWN_TCP_PORTS = {25, 53, 3306, 27017}
+HTTP_PROTOCOLS = {"HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web"}
+HTTP2_PROTOCOLS = {"HTTP2", "GRPC", "GRPC-Web"}
+SNIFFED = "UnsupportedProtocol"
+
+
 @dataclass
 class ServicePort:
     name: Optional[str]
@@ -184,6 +196,23 @@ class ServicePort:
     protocol: str
     app_protocol: Optional[str]
     node_port: Optional[int] = None
+
+    @property
+    def mesh_protocol(self) -> str:
+        """What Istio carries on the port (kube ConvertProtocol, Istio 1.29): appProtocol, else
+        the port name up to its first '-'; SNIFFED when neither names a protocol."""
+        if self.protocol.upper() == "UDP":
+            return "UDP"
+        name = self.app_protocol if self.app_protocol is not None else (self.name or "")
+        standard = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS"}
+        if self.app_protocol is not None and name in standard:
+            return standard[name]
+        if name.lower().startswith("grpc-web"):
+            return "GRPC-Web"
+        found = MESH_PROTOCOLS.get(name.split("-", 1)[0].lower())
+        if found is None and self.port in WELL_KNOWN_TCP_PORTS:
+            return "TCP"
+        return found or SNIFFED
 
 
 @dataclass
@@ -214,6 +243,11 @@ class StringMatch:
     kind: str  # "exact", "prefix" or "regex"
     value: str
 
+    @property
+    def means_present(self) -> bool:
+        """regex "*" is no RE2 pattern: istiod reads it as "the header is present"."""
+        return self.kind == "regex" and self.value == "*"
+
 
 @dataclass
 class HeaderMatch:
@@ -230,15 +264,25 @@ class HttpMatch:
     without_headers: list
     query_params: list  # HeaderMatch objects keyed by parameter name
     ignore_uri_case: bool
-    raw: dict
     path: tuple  # where it was written, for messages
+    scheme: Optional[StringMatch] = None
+    port: Optional[int] = None
+    gateways: list = field(default_factory=list)
+    source_labels: dict = field(default_factory=dict)
+    source_namespace: Optional[str] = None
+    name: Optional[str] = None
+    stat_prefix: Optional[str] = None
+    unknown_fields: tuple = ()  # keys that are no field of HTTPMatchRequest
 
     @property
     def is_catch_all(self) -> bool:
         """Matches every request: nothing but a '/' prefix or '.*' regex on the URI."""
-        if self.method or self.authority or self.headers or self.without_headers or self.query_params:
-            return False
-        if _dict(self.raw).keys() - {"uri", "name", "ignoreUriCase"}:
+        conditions = (
+            self.method, self.authority, self.headers, self.without_headers, self.query_params, self.scheme,
+            self.port, self.gateways, self.source_labels, self.source_namespace, self.stat_prefix,
+            self.unknown_fields,
+        )
+        if any(conditions):
             return False
         return self.uri is None or self.uri in (StringMatch("prefix", "/"), StringMatch("regex", ".*"))
 
@@ -252,10 +296,31 @@ class Destination:
 
 
 @dataclass
+class HeaderOperations:
+    """One side (request or response) of Istio's `headers`: set, add, remove, in that meaning."""
+
+    set: list  # [(name, value)] as written
+    add: list
+    remove: list
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class Headers:
+    request: Optional[HeaderOperations]
+    response: Optional[HeaderOperations]
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
 class RouteDestination:
     destination: Destination
     weight: Optional[int]
     path: tuple
+    headers: Optional[Headers] = None
+    unknown_fields: tuple = ()
 
 
 @dataclass
@@ -263,14 +328,79 @@ class Retries:
     attempts: int
     per_try_timeout: Optional[float]
     retry_on: Optional[str]
+    backoff: Optional[float] = None
+    retry_remote_localities: Optional[bool] = None
+    retry_ignore_previous_hosts: Optional[bool] = None
+    path: tuple = ()
+    unknown_fields: tuple = ()
 
 
 @dataclass
 class Fault:
+    """Istio's fault injection with its defaults: no `percentage` (nor the deprecated integer
+    `delay.percent`) means 0 %, nothing is injected."""
+
     delay_seconds: Optional[float] = None
-    delay_percent: float = 100.0
+    delay_percent: float = 0.0
     abort_status: Optional[int] = None
-    abort_percent: float = 100.0
+    abort_percent: float = 0.0
+    abort_grpc_status: Optional[str] = None
+    delay_unsupported: tuple = ()  # delay kinds other than fixedDelay (exponentialDelay)
+    abort_unsupported: tuple = ()  # abort kinds other than httpStatus/grpcStatus (http2Error)
+    path: tuple = ()
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class Redirect:
+    uri: Optional[str]
+    authority: Optional[str]
+    scheme: Optional[str]
+    port: Optional[int]
+    derive_port: Optional[str]  # FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT
+    redirect_code: Optional[int]
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class Rewrite:
+    uri: Optional[str]
+    authority: Optional[str]
+    uri_regex: Optional[tuple]  # (match, rewrite)
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class DirectResponse:
+    status: int
+    body_string: Optional[str]
+    body_bytes: Optional[str]  # base64, as written
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class CorsPolicy:
+    allow_origins: list  # StringMatch objects (allowOrigins, or the deprecated allowOrigin as exact)
+    allow_methods: list
+    allow_headers: list
+    expose_headers: list
+    max_age: Optional[float]
+    allow_credentials: Optional[bool]
+    unmatched_preflights: Optional[str]
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class Mirror:
+    """One mirror destination and the share of requests copied to it (None: Istio's 100 %)."""
+
+    destination: Destination
+    percent: Optional[float]
+    path: tuple
 
 
 @dataclass
@@ -281,8 +411,15 @@ class HttpRoute:
     timeout: Optional[float]
     retries: Optional[Retries]
     fault: Optional[Fault]
-    raw: dict
     path: tuple
+    headers: Optional[Headers] = None
+    redirect: Optional[Redirect] = None
+    rewrite: Optional[Rewrite] = None
+    direct_response: Optional[DirectResponse] = None
+    cors: Optional[CorsPolicy] = None
+    mirrors: list = field(default_factory=list)
+    delegate: Optional[dict] = None
+    unknown_fields: tuple = ()
 
     @property
     def is_catch_all(self) -> bool:
@@ -308,11 +445,75 @@ class VirtualService:
 
 
 @dataclass
+class ConsistentHash:
+    """DestinationRule loadBalancer.consistentHash: the hash key and the hashing algorithm."""
+
+    header: Optional[str] = None
+    cookie: Optional[dict] = None  # {"name", "path", "ttl" (seconds or None), "attributes"}
+    source_ip: bool = False
+    query_parameter: Optional[str] = None
+    ring_hash_minimum: Optional[int] = None  # ringHash.minimumRingSize or the deprecated field
+    maglev_table_size: Optional[int] = None
+    maglev: bool = False
+    path: tuple = ()
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class LoadBalancer:
+    simple: Optional[str]
+    consistent_hash: Optional[ConsistentHash]
+    warmup_seconds: Optional[float]  # warmup.duration or warmupDurationSecs
+    warmup_aggression: Optional[float]
+    warmup_minimum_percent: Optional[float]
+    locality: Optional[dict]  # localityLbSetting
+    path: tuple
+    unknown_fields: tuple = ()
+    resource: Optional[Resource] = None  # where it was written
+
+
+@dataclass
+class PolicySection:
+    """A part of a trafficPolicy whose fields the Envoy builders map one by one."""
+
+    values: dict
+    path: tuple
+    resource: Optional[Resource] = None  # where it was written
+
+
+@dataclass
+class PortTrafficPolicy:
+    port: Optional[int]
+    load_balancer: Optional[LoadBalancer]
+    connection_pool: Optional[PolicySection]
+    outlier_detection: Optional[PolicySection]
+    tls: Optional[PolicySection]
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
+class TrafficPolicy:
+    load_balancer: Optional[LoadBalancer]
+    connection_pool: Optional[PolicySection]
+    outlier_detection: Optional[PolicySection]
+    tls: Optional[PolicySection]
+    tunnel: Optional[PolicySection]
+    proxy_protocol: Optional[PolicySection]
+    retry_budget: Optional[PolicySection]
+    port_level: list  # PortTrafficPolicy objects
+    resource: Resource  # where it was written (a merged rule's subsets come from several files)
+    path: tuple
+    unknown_fields: tuple = ()
+
+
+@dataclass
 class Subset:
     name: str
     labels: dict
-    traffic_policy: dict
+    traffic_policy: Optional[TrafficPolicy]
     path: tuple
+    resource: Optional[Resource] = None
 
 
 @dataclass
@@ -322,19 +523,13 @@ class DestinationRule:
     host: str
     fqdn: str
     subsets: list
-    traffic_policy: dict
+    traffic_policy: Optional[TrafficPolicy]
     resource: Resource
+    workload_selector: Optional[dict] = None
+    merged_from: tuple = ()  # "ns/name" of every rule istiod merged into this one
 
     def subset(self, name: str) -> Optional[Subset]:
         return next((s for s in self.subsets if s.name == name), None)
-
-    def policy_for(self, subset: Optional[str]) -> dict:
-        """The subset's trafficPolicy merged over the rule's, field by field (Istio's merge)."""
-        policy = dict(self.traffic_policy)
-        found = self.subset(subset) if subset else None
-        if found:
-            policy.update(found.traffic_policy)
-        return policy
 
 
 @dataclass
@@ -342,6 +537,8 @@ class GatewayServer:
     port: int
     protocol: str
     hosts: list
+    https_redirect: bool = False
+    path: tuple = ()
 
 
 @dataclass
@@ -373,7 +570,27 @@ class Mesh:
         return next((s for s in self.services if s.fqdn == fqdn), None)
 
     def destination_rule_for(self, fqdn: str) -> Optional[DestinationRule]:
-        return next((r for r in self.destination_rules if r.fqdn == fqdn), None)
+        """The rule istiod uses for host fqdn: every DestinationRule without a workloadSelector
+        for that host merged in order (pilot/pkg/model/destination_rule.go, Istio 1.29): subsets
+        are concatenated (the first of one name wins), the top-level trafficPolicy is the first
+        rule's that has one. None when no rule names the host."""
+        rules = [r for r in self.destination_rules if r.fqdn == fqdn and r.workload_selector is None]
+        if not rules:
+            return None
+        first = rules[0]
+        subsets = list(first.subsets)
+        policy = first.traffic_policy
+        for rule in rules[1:]:
+            known = {s.name for s in subsets}
+            subsets += [s for s in rule.subsets if s.name not in known]
+            if policy is None:
+                policy = rule.traffic_policy
+        return replace(
+            first,
+            subsets=subsets,
+            traffic_policy=policy,
+            merged_from=tuple(ref for rule in rules for ref in rule.merged_from),
+        )
 
     def mesh_virtual_service_for(self, fqdn: str) -> Optional[VirtualService]:
         return next(
@@ -559,6 +776,33 @@ def _header_matches(raw: Any) -> list:
     return [HeaderMatch(str(name).lower(), _string_match(value)) for name, value in _dict(raw).items()]
 
 
+def _unknown(raw: dict, known: Iterable) -> tuple:
+    return tuple(sorted(str(key) for key in set(raw) - set(known)))
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _whole(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _percent(raw: Any) -> Optional[float]:
+    """Istio's Percent message {value: 12.5}; None when absent or unreadable."""
+    return _number(_dict(raw).get("value")) if isinstance(raw, dict) else None
+
+
+def _optional_str(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _strings(value: Any) -> list:
+    return [str(item) for item in _list(value)]
+
+
 def build_virtual_service(resource: Resource) -> VirtualService:
     spec = resource.spec
     routes = []
@@ -574,106 +818,380 @@ def build_virtual_service(resource: Resource) -> VirtualService:
     )
 
 
+MATCH_FIELDS = (
+    "name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels", "gateways",
+    "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace", "statPrefix",
+)
+ROUTE_FIELDS = (
+    "name", "match", "route", "redirect", "directResponse", "delegate", "rewrite", "timeout", "retries",
+    "fault", "mirror", "mirrors", "mirrorPercent", "mirrorPercentage", "corsPolicy", "headers",
+)
+
+
+def _http_match(match: dict, path: tuple) -> HttpMatch:
+    return HttpMatch(
+        uri=_string_match(match.get("uri")),
+        method=_string_match(match.get("method")),
+        authority=_string_match(match.get("authority")),
+        headers=_header_matches(match.get("headers")),
+        without_headers=_header_matches(match.get("withoutHeaders")),
+        query_params=[
+            HeaderMatch(str(k), _string_match(v)) for k, v in _dict(match.get("queryParams")).items()
+        ],
+        ignore_uri_case=bool(match.get("ignoreUriCase", False)),
+        path=path,
+        scheme=_string_match(match.get("scheme")),
+        port=_whole(match.get("port")),
+        gateways=_strings(match.get("gateways")),
+        source_labels=_str_dict(match.get("sourceLabels")),
+        source_namespace=None if match.get("sourceNamespace") is None else str(match["sourceNamespace"]),
+        name=None if match.get("name") is None else str(match["name"]),
+        stat_prefix=None if match.get("statPrefix") is None else str(match["statPrefix"]),
+        unknown_fields=_unknown(match, MATCH_FIELDS),
+    )
+
+
+def _destination(resource: Resource, raw: Any) -> Destination:
+    raw = _dict(raw)
+    host = str(raw.get("host", ""))
+    return Destination(
+        host=host,
+        fqdn=resolve_host(host, resource.namespace),
+        subset=None if raw.get("subset") is None else str(raw["subset"]),
+        port=_whole(_dict(raw.get("port")).get("number")),
+    )
+
+
+def _header_operations(raw: Any, path: tuple) -> Optional[HeaderOperations]:
+    if not isinstance(raw, dict):
+        return None
+    return HeaderOperations(
+        set=[(str(k), str(v)) for k, v in _dict(raw.get("set")).items()],
+        add=[(str(k), str(v)) for k, v in _dict(raw.get("add")).items()],
+        remove=_strings(raw.get("remove")),
+        path=path,
+        unknown_fields=_unknown(raw, ("set", "add", "remove")),
+    )
+
+
+def _headers(raw: Any, path: tuple) -> Optional[Headers]:
+    if not isinstance(raw, dict):
+        return None
+    return Headers(
+        request=_header_operations(raw.get("request"), path + ("request",)),
+        response=_header_operations(raw.get("response"), path + ("response",)),
+        path=path,
+        unknown_fields=_unknown(raw, ("request", "response")),
+    )
+
+
+def _retries(raw: Any, path: tuple) -> Optional[Retries]:
+    if not isinstance(raw, dict):
+        return None
+
+    def flag(key: str) -> Optional[bool]:
+        return raw[key] if isinstance(raw.get(key), bool) else None
+
+    return Retries(
+        attempts=_whole(raw.get("attempts")) or 0,
+        per_try_timeout=parse_duration(raw.get("perTryTimeout")),
+        retry_on=None if raw.get("retryOn") is None else str(raw["retryOn"]),
+        backoff=parse_duration(raw.get("backoff")),
+        retry_remote_localities=flag("retryRemoteLocalities"),
+        retry_ignore_previous_hosts=flag("retryIgnorePreviousHosts"),
+        path=path,
+        unknown_fields=_unknown(
+            raw, ("attempts", "perTryTimeout", "retryOn", "backoff", "retryRemoteLocalities",
+                  "retryIgnorePreviousHosts"),
+        ),
+    )
+
+
+def _fault(raw: Any, path: tuple) -> Optional[Fault]:
+    if not isinstance(raw, dict):
+        return None
+    delay = _dict(raw.get("delay"))
+    abort = _dict(raw.get("abort"))
+    fault = Fault(path=path, unknown_fields=_unknown(raw, ("delay", "abort")))
+    if delay:
+        fault.delay_seconds = parse_duration(delay.get("fixedDelay"))
+        percentage = _percent(delay.get("percentage"))
+        # The deprecated integer percent counts only when there is no percentage.
+        if percentage is None:
+            percentage = float(_whole(delay.get("percent")) or 0)
+        fault.delay_percent = percentage
+        fault.delay_unsupported = _unknown(delay, ("fixedDelay", "percentage", "percent"))
+    if abort:
+        status = abort.get("httpStatus")
+        fault.abort_status = _whole(status)
+        fault.abort_grpc_status = None if abort.get("grpcStatus") is None else str(abort["grpcStatus"])
+        fault.abort_percent = _percent(abort.get("percentage")) or 0.0
+        fault.abort_unsupported = _unknown(abort, ("httpStatus", "grpcStatus", "percentage"))
+    return fault
+
+
+def _redirect(raw: Any, path: tuple) -> Optional[Redirect]:
+    if not isinstance(raw, dict):
+        return None
+    return Redirect(
+        uri=None if raw.get("uri") is None else str(raw["uri"]),
+        authority=None if raw.get("authority") is None else str(raw["authority"]),
+        scheme=None if raw.get("scheme") is None else str(raw["scheme"]),
+        port=_whole(raw.get("port")),
+        derive_port=None if raw.get("derivePort") is None else str(raw["derivePort"]),
+        redirect_code=_whole(raw.get("redirectCode")),
+        path=path,
+        unknown_fields=_unknown(raw, ("uri", "authority", "scheme", "port", "derivePort", "redirectCode")),
+    )
+
+
+def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
+    if not isinstance(raw, dict):
+        return None
+    regex = _dict(raw.get("uriRegexRewrite"))
+    return Rewrite(
+        uri=None if raw.get("uri") is None else str(raw["uri"]),
+        authority=None if raw.get("authority") is None else str(raw["authority"]),
+        uri_regex=(str(regex.get("match", "")), str(regex.get("rewrite", ""))) if regex else None,
+        path=path,
+        unknown_fields=_unknown(raw, ("uri", "authority", "uriRegexRewrite")),
+    )
+
+
+def _direct_response(raw: Any, path: tuple) -> Optional[DirectResponse]:
+    if not isinstance(raw, dict):
+        return None
+    body = _dict(raw.get("body"))
+    return DirectResponse(
+        status=_whole(raw.get("status")) or 200,
+        body_string=None if body.get("string") is None else str(body["string"]),
+        body_bytes=None if body.get("bytes") is None else str(body["bytes"]),
+        path=path,
+        unknown_fields=_unknown(raw, ("status", "body")) + _unknown(body, ("string", "bytes")),
+    )
+
+
+def _cors(raw: Any, path: tuple) -> Optional[CorsPolicy]:
+    if not isinstance(raw, dict):
+        return None
+    if "allowOrigins" in raw:
+        origins = [m for m in (_string_match(item) for item in _list(raw.get("allowOrigins"))) if m]
+    else:
+        origins = [StringMatch("exact", origin) for origin in _strings(raw.get("allowOrigin"))]
+    return CorsPolicy(
+        allow_origins=origins,
+        allow_methods=_strings(raw.get("allowMethods")),
+        allow_headers=_strings(raw.get("allowHeaders")),
+        expose_headers=_strings(raw.get("exposeHeaders")),
+        max_age=parse_duration(raw.get("maxAge")),
+        allow_credentials=raw["allowCredentials"] if isinstance(raw.get("allowCredentials"), bool) else None,
+        unmatched_preflights=_optional_str(raw.get("unmatchedPreflights")),
+        path=path,
+        unknown_fields=_unknown(
+            raw, ("allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge",
+                  "allowCredentials", "unmatchedPreflights"),
+        ),
+    )
+
+
+def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
+    """`mirror` (with mirrorPercentage or the deprecated integer mirrorPercent) and `mirrors`."""
+    mirrors = []
+    if isinstance(raw.get("mirror"), dict):
+        percent = _percent(raw.get("mirrorPercentage"))
+        if percent is None and _number(raw.get("mirrorPercent")) is not None:
+            percent = _number(raw.get("mirrorPercent"))
+        mirrors.append(Mirror(_destination(resource, raw["mirror"]), percent, path + ("mirror",)))
+    for index, item in enumerate(_list(raw.get("mirrors"))):
+        item = _dict(item)
+        where = path + ("mirrors", index)
+        destination = _destination(resource, item.get("destination"))
+        mirrors.append(Mirror(destination, _percent(item.get("percentage")), where))
+    return mirrors
+
+
 def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
-    matches = []
-    for index, match in enumerate(_list(raw.get("match"))):
-        match = _dict(match)
-        matches.append(
-            HttpMatch(
-                uri=_string_match(match.get("uri")),
-                method=_string_match(match.get("method")),
-                authority=_string_match(match.get("authority")),
-                headers=_header_matches(match.get("headers")),
-                without_headers=_header_matches(match.get("withoutHeaders")),
-                query_params=[
-                    HeaderMatch(str(k), _string_match(v)) for k, v in _dict(match.get("queryParams")).items()
-                ],
-                ignore_uri_case=bool(match.get("ignoreUriCase", False)),
-                raw=match,
-                path=path + ("match", index),
-            )
-        )
+    matches = [
+        _http_match(_dict(match), path + ("match", index))
+        for index, match in enumerate(_list(raw.get("match")))
+    ]
     destinations = []
     for index, item in enumerate(_list(raw.get("route"))):
         item = _dict(item)
-        dest = _dict(item.get("destination"))
-        host = str(dest.get("host", ""))
-        port = _dict(dest.get("port")).get("number")
+        where = path + ("route", index)
         destinations.append(
             RouteDestination(
-                destination=Destination(
-                    host=host,
-                    fqdn=resolve_host(host, resource.namespace),
-                    subset=dest.get("subset"),
-                    port=port,
-                ),
+                destination=_destination(resource, item.get("destination")),
                 weight=item.get("weight"),
-                path=path + ("route", index),
+                path=where,
+                headers=_headers(item.get("headers"), where + ("headers",)),
+                unknown_fields=_unknown(item, ("destination", "weight", "headers")),
             )
         )
-    retries = None
-    if isinstance(raw.get("retries"), dict):
-        r = raw["retries"]
-        retries = Retries(
-            attempts=int(r.get("attempts", 0) or 0),
-            per_try_timeout=parse_duration(r.get("perTryTimeout")),
-            retry_on=r.get("retryOn"),
-        )
-    fault = None
-    if isinstance(raw.get("fault"), dict):
-        delay = _dict(raw["fault"].get("delay"))
-        abort = _dict(raw["fault"].get("abort"))
-        fault = Fault(
-            delay_seconds=parse_duration(delay.get("fixedDelay")) if delay else None,
-            delay_percent=float(_dict(delay.get("percentage")).get("value", 100)) if delay else 100.0,
-            abort_status=abort.get("httpStatus") if abort else None,
-            abort_percent=float(_dict(abort.get("percentage")).get("value", 100)) if abort else 100.0,
-        )
     return HttpRoute(
-        name=raw.get("name"),
+        name=None if raw.get("name") is None else str(raw["name"]),
         matches=matches,
         route=destinations,
         timeout=parse_duration(raw.get("timeout")),
-        retries=retries,
-        fault=fault,
-        raw=raw,
+        retries=_retries(raw.get("retries"), path + ("retries",)),
+        fault=_fault(raw.get("fault"), path + ("fault",)),
         path=path,
+        headers=_headers(raw.get("headers"), path + ("headers",)),
+        redirect=_redirect(raw.get("redirect"), path + ("redirect",)),
+        rewrite=_rewrite(raw.get("rewrite"), path + ("rewrite",)),
+        direct_response=_direct_response(raw.get("directResponse"), path + ("directResponse",)),
+        cors=_cors(raw.get("corsPolicy"), path + ("corsPolicy",)),
+        mirrors=_mirrors(resource, raw, path),
+        delegate=_dict(raw.get("delegate")) or None,
+        unknown_fields=_unknown(raw, ROUTE_FIELDS),
+    )
+
+
+POLICY_FIELDS = (
+    "loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings", "tunnel",
+    "proxyProtocol", "retryBudget",
+)
+
+
+def _section(resource: Resource, raw: Any, path: tuple) -> Optional[PolicySection]:
+    return PolicySection(dict(raw), path, resource) if isinstance(raw, dict) else None
+
+
+def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
+    found = ConsistentHash(path=path)
+    if raw.get("httpHeaderName") is not None:
+        found.header = str(raw["httpHeaderName"])
+    if isinstance(raw.get("httpCookie"), dict):
+        cookie = raw["httpCookie"]
+        found.cookie = {
+            "name": str(cookie.get("name", "")),
+            "path": None if cookie.get("path") is None else str(cookie["path"]),
+            "ttl": parse_duration(cookie.get("ttl")),
+            "attributes": [
+                (str(_dict(a).get("name", "")), _dict(a).get("value"))
+                for a in _list(cookie.get("attributes"))
+            ],
+        }
+    found.source_ip = raw.get("useSourceIp") is True
+    if raw.get("httpQueryParameterName") is not None:
+        found.query_parameter = str(raw["httpQueryParameterName"])
+    if isinstance(raw.get("maglev"), dict):
+        found.maglev = True
+        found.maglev_table_size = _whole(raw["maglev"].get("tableSize"))
+    elif isinstance(raw.get("ringHash"), dict):
+        found.ring_hash_minimum = _whole(raw["ringHash"].get("minimumRingSize"))
+    elif _whole(raw.get("minimumRingSize")):
+        found.ring_hash_minimum = _whole(raw.get("minimumRingSize"))
+    found.unknown_fields = _unknown(
+        raw, ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName", "ringHash", "maglev",
+              "minimumRingSize"),
+    )
+    return found
+
+
+def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBalancer]:
+    if not isinstance(raw, dict):
+        return None
+    warmup = _dict(raw.get("warmup"))
+    seconds = parse_duration(warmup.get("duration") if warmup else raw.get("warmupDurationSecs"))
+    consistent = raw.get("consistentHash")
+    return LoadBalancer(
+        simple=None if raw.get("simple") is None else str(raw["simple"]),
+        consistent_hash=(
+            _consistent_hash(consistent, path + ("consistentHash",)) if isinstance(consistent, dict) else None
+        ),
+        warmup_seconds=seconds,
+        warmup_aggression=_number(warmup.get("aggression")),
+        warmup_minimum_percent=_number(warmup.get("minimumPercent")),
+        locality=_dict(raw.get("localityLbSetting")) or None,
+        path=path,
+        unknown_fields=_unknown(
+            raw, ("simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup")
+        ),
+        resource=resource,
+    )
+
+
+def _traffic_policy(resource: Resource, raw: Any, path: tuple) -> Optional[TrafficPolicy]:
+    if not isinstance(raw, dict):
+        return None
+    levels = []
+    for index, level in enumerate(_list(raw.get("portLevelSettings"))):
+        level = _dict(level)
+        where = path + ("portLevelSettings", index)
+        levels.append(
+            PortTrafficPolicy(
+                port=_whole(_dict(level.get("port")).get("number")),
+                load_balancer=_load_balancer(resource, level.get("loadBalancer"), where + ("loadBalancer",)),
+                connection_pool=_section(resource, level.get("connectionPool"), where + ("connectionPool",)),
+                outlier_detection=_section(
+                    resource, level.get("outlierDetection"), where + ("outlierDetection",)
+                ),
+                tls=_section(resource, level.get("tls"), where + ("tls",)),
+                path=where,
+                unknown_fields=_unknown(
+                    level, ("port", "loadBalancer", "connectionPool", "outlierDetection", "tls")
+                ),
+            )
+        )
+    return TrafficPolicy(
+        load_balancer=_load_balancer(resource, raw.get("loadBalancer"), path + ("loadBalancer",)),
+        connection_pool=_section(resource, raw.get("connectionPool"), path + ("connectionPool",)),
+        outlier_detection=_section(resource, raw.get("outlierDetection"), path + ("outlierDetection",)),
+        tls=_section(resource, raw.get("tls"), path + ("tls",)),
+        tunnel=_section(resource, raw.get("tunnel"), path + ("tunnel",)),
+        proxy_protocol=_section(resource, raw.get("proxyProtocol"), path + ("proxyProtocol",)),
+        retry_budget=_section(resource, raw.get("retryBudget"), path + ("retryBudget",)),
+        port_level=levels,
+        resource=resource,
+        path=path,
+        unknown_fields=_unknown(raw, POLICY_FIELDS),
     )
 
 
 def build_destination_rule(resource: Resource) -> DestinationRule:
     spec = resource.spec
     host = str(spec.get("host", ""))
-    subsets = [
-        Subset(
-            name=str(_dict(raw).get("name", "")),
-            labels=_str_dict(_dict(raw).get("labels")),
-            traffic_policy=_dict(_dict(raw).get("trafficPolicy")),
-            path=("spec", "subsets", index),
+    subsets = []
+    for index, raw in enumerate(_list(spec.get("subsets"))):
+        raw = _dict(raw)
+        path = ("spec", "subsets", index)
+        subsets.append(
+            Subset(
+                name=str(raw.get("name", "")),
+                labels=_str_dict(raw.get("labels")),
+                traffic_policy=_traffic_policy(resource, raw.get("trafficPolicy"), path + ("trafficPolicy",)),
+                path=path,
+                resource=resource,
+            )
         )
-        for index, raw in enumerate(_list(spec.get("subsets")))
-    ]
+    selector = _dict(spec.get("workloadSelector"))
     return DestinationRule(
         name=resource.name,
         namespace=resource.namespace,
         host=host,
         fqdn=resolve_host(host, resource.namespace),
         subsets=subsets,
-        traffic_policy=_dict(spec.get("trafficPolicy")),
+        traffic_policy=_traffic_policy(resource, spec.get("trafficPolicy"), ("spec", "trafficPolicy")),
         resource=resource,
+        workload_selector=_str_dict(selector.get("matchLabels")) if selector else None,
+        merged_from=(f"{resource.namespace}/{resource.name}",),
     )
 
 
 def build_gateway(resource: Resource) -> Gateway:
     spec = resource.spec
     servers = []
-    for raw in _list(spec.get("servers")):
-        port = _dict(_dict(raw).get("port"))
+    for index, raw in enumerate(_list(spec.get("servers"))):
+        raw = _dict(raw)
+        port = _dict(raw.get("port"))
         servers.append(
             GatewayServer(
                 port=port.get("number"),
                 protocol=str(port.get("protocol", "HTTP")).upper(),
-                hosts=[str(h) for h in _list(_dict(raw).get("hosts"))],
+                hosts=[str(h) for h in _list(raw.get("hosts"))],
+                https_redirect=_dict(raw.get("tls")).get("httpsRedirect") is True,
+                path=("spec", "servers", index),
             )
         )
     return Gateway(

@@ -29,6 +29,13 @@ class Endpoint:
     host: str  # "127.0.0.1" locally, a container name in compose
     port: int  # the port the process listens on (its PORT)
     health_path: Optional[str] = None  # readiness probe path; None: always ready
+    # A pod serving more than one port: ((Service targetPort as written, local port), ...).
+    # A targetPort not listed here is served on `port`.
+    target_ports: tuple = ()
+
+    def port_for(self, target_port: object) -> int:
+        """The local port that serves a Service's targetPort (number or container port name)."""
+        return dict(self.target_ports).get(target_port, self.port)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Optional
 
 from localmesh.envoy.names import DATADOG_CLUSTER, cluster_name, duration
-from localmesh.envoy.policy import cluster_policy
+from localmesh.envoy.policy import cluster_policy, policy_field_warnings, policy_in_force
 from localmesh.envoy.warnings import warning
-from localmesh.model import DestinationRule, Mesh, Service, labels_match
+from localmesh.model import DestinationRule, Mesh, Service, ServicePort, labels_match
 from localmesh.topology import Endpoint, Topology
 
 CONNECT_TIMEOUT = 10.0  # Istio's default connectTimeout
@@ -32,23 +32,46 @@ def build_clusters(mesh: Mesh, topology: Topology) -> tuple:
     """(clusters, warnings) for every Service port and DestinationRule subset."""
     clusters: list = []
     warnings: list = []
+    for rule in mesh.destination_rules:
+        warnings += policy_field_warnings(rule)
+        if rule.workload_selector is not None:
+            reason = "applies to the selected workloads' sidecars only; localmesh has one proxy; ignored"
+            warnings.append(warning(rule.resource, ("spec", "workloadSelector"), reason))
     for service in sorted(mesh.services, key=lambda s: (s.namespace, s.name)):
         endpoints = service_endpoints(service, topology)
         rule = mesh.destination_rule_for(service.fqdn)
+        if rule is not None:
+            warnings += _duplicate_subsets(mesh, service.fqdn)
         for port in service.ports:
-            if port.port is None:
+            if port.port is None or port.mesh_protocol == "UDP":
                 continue
-            built, found = _cluster(service, port.port, None, endpoints, rule)
+            built, found = _cluster(service, port, None, endpoints, rule)
             clusters.append(built)
             warnings += found
             for subset in rule.subsets if rule else []:
                 chosen = [e for e in endpoints if labels_match(subset.labels, dict(e.labels))]
-                built, found = _cluster(service, port.port, subset.name, chosen, rule)
+                built, found = _cluster(service, port, subset.name, chosen, rule)
                 clusters.append(built)
                 warnings += found
     if topology.tracing is not None:
         clusters.append(datadog_cluster(topology.tracing.agent_host, topology.tracing.agent_port))
     return clusters, warnings
+
+
+def _duplicate_subsets(mesh: Mesh, fqdn: str) -> list:
+    """A subset name a later DestinationRule for the same host repeats: istiod keeps the first."""
+    seen: dict = {}
+    found = []
+    for rule in mesh.destination_rules:
+        if rule.fqdn != fqdn or rule.workload_selector is not None:
+            continue
+        for subset in rule.subsets:
+            first = seen.setdefault(subset.name, rule)
+            if first is not rule:
+                reason = (f"subset {subset.name!r} is already defined by DestinationRule "
+                          f"{first.namespace}/{first.name} for the same host; ignored, as istiod does")
+                found.append(warning(rule.resource, subset.path + ("name",), reason))
+    return found
 
 
 def _is_ip(host: str) -> bool:
@@ -65,12 +88,12 @@ def _socket(host: str, port: int) -> dict:
 
 def _cluster(
     service: Service,
-    port: int,
+    port: ServicePort,
     subset: Optional[str],
     endpoints: list,
     rule: Optional[DestinationRule],
 ) -> tuple:
-    name = cluster_name(port, subset, service.fqdn)
+    name = cluster_name(port.port, subset, service.fqdn)
     cluster: dict = {
         "name": name,
         "type": "STATIC",
@@ -79,7 +102,8 @@ def _cluster(
     }
     warnings: list = []
     if endpoints:
-        cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": [_lb_endpoint(e) for e in endpoints]}]
+        entries = [_lb_endpoint(e, e.port_for(port.target_port)) for e in endpoints]
+        cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": entries}]
     if not all(_is_ip(e.host) for e in endpoints):
         # Container names (compose): resolve every name, keep all its addresses.
         cluster["type"] = "STRICT_DNS"
@@ -97,13 +121,13 @@ def _cluster(
                 )
             )
         cluster["health_checks"] = [_health_check(path, service.fqdn)]
-    policy, found = cluster_policy(rule, subset, port)
-    cluster.update(policy)
+    fields, found = cluster_policy(policy_in_force(rule, subset, port.port), port.mesh_protocol)
+    cluster.update(fields)
     return cluster, warnings + found
 
 
-def _lb_endpoint(endpoint: Endpoint) -> dict:
-    entry: dict = {"address": _socket(endpoint.host, endpoint.port), "hostname": endpoint.pod}
+def _lb_endpoint(endpoint: Endpoint, port: int) -> dict:
+    entry: dict = {"address": _socket(endpoint.host, port), "hostname": endpoint.pod}
     if endpoint.health_path is None:
         # No readiness probe: Kubernetes counts the pod ready, so Envoy must not check it.
         entry["health_check_config"] = {"disable_active_health_check": True}

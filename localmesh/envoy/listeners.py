@@ -5,20 +5,28 @@ from __future__ import annotations
 from typing import Optional
 
 from localmesh.envoy.names import (
+    CORS_FILTER,
+    CORS_TYPE,
     DATADOG_CLUSTER,
     DATADOG_TYPE,
     FAULT_FILTER,
     FAULT_TYPE,
     HCM_TYPE,
+    HTTP_INSPECTOR_TYPE,
     ROUTER_TYPE,
+    TCP_PROXY_TYPE,
 )
 from localmesh.topology import TracingConfig
 
+# The application protocols Envoy's HTTP inspector reports for plaintext HTTP (istiod's list).
+PLAINTEXT_HTTP = ["http/1.0", "http/1.1", "h2c"]
+
 
 def http_filters() -> list:
-    # The fault filter must run before the router; routes without a fault config pass through.
+    # istiod's order: fault, CORS, router; routes without a fault or CORS config pass through.
     return [
         {"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}},
+        {"name": CORS_FILTER, "typed_config": {"@type": CORS_TYPE}},
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
@@ -55,8 +63,8 @@ def http_connection_manager(
         # x-request-id: generated when missing, an incoming one kept (apps copy it onwards).
         "generate_request_id": True,
         "preserve_external_request_id": True,
-        # Virtual hosts match on the host name alone, as Istio's gateway does for "host:port".
-        "strip_any_host_port": True,
+        # The Host header goes upstream as the client sent it, port included (the route
+        # configuration ignores the port when it picks a virtual host, as istiod's).
         "normalize_path": True,
     }
     if tracing is not None:
@@ -64,9 +72,40 @@ def http_connection_manager(
     return {"name": "envoy.filters.network.http_connection_manager", "typed_config": config}
 
 
+def tcp_proxy(stat_prefix: str, cluster: str, hash_source_ip: bool = False) -> dict:
+    """A TCP proxy to one cluster, as istiod's for a TCP Service port."""
+    config: dict = {"@type": TCP_PROXY_TYPE, "stat_prefix": stat_prefix, "cluster": cluster}
+    if hash_source_ip:
+        config["hash_policy"] = [{"source_ip": {}}]
+    return {"name": "envoy.filters.network.tcp_proxy", "typed_config": config}
+
+
 def listener(name: str, host: str, port: int, hcm: dict) -> dict:
     return {
         "name": name,
         "address": {"socket_address": {"address": host, "port_value": port}},
         "filter_chains": [{"filters": [hcm]}],
+    }
+
+
+def tcp_listener(name: str, host: str, port: int, proxy: dict) -> dict:
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": host, "port_value": port}},
+        "filter_chains": [{"filters": [proxy]}],
+    }
+
+
+def sniffing_listener(name: str, host: str, port: int, hcm: dict, proxy: dict) -> dict:
+    """A port Istio sniffs: HTTP goes through the HCM, anything else is proxied as TCP."""
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": host, "port_value": port}},
+        "listener_filters": [
+            {"name": "envoy.filters.listener.http_inspector", "typed_config": {"@type": HTTP_INSPECTOR_TYPE}},
+        ],
+        "filter_chains": [
+            {"filter_chain_match": {"application_protocols": list(PLAINTEXT_HTTP)}, "filters": [hcm]},
+        ],
+        "default_filter_chain": {"filters": [proxy]},
     }

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Optional
 
 from localmesh.envoy.clusters import build_clusters, service_endpoints
-from localmesh.envoy.listeners import http_connection_manager, listener
+from localmesh.envoy.gateway import gateway_virtual_hosts
+from localmesh.envoy.listeners import (
+    http_connection_manager,
+    listener,
+    sniffing_listener,
+    tcp_listener,
+    tcp_proxy,
+)
 from localmesh.envoy.names import (
     GATEWAY_SERVICE_NAME,
+    cluster_name,
     gateway_route_name,
     rds_file_name,
     service_route_name,
 )
+from localmesh.envoy.policy import tcp_hashes_source_ip
 from localmesh.envoy.routes import RouteContext, service_default_routes, virtual_service_routes
 from localmesh.envoy.warnings import warning
-from localmesh.model import Gateway, Mesh, Service
+from localmesh.model import HTTP_PROTOCOLS, SNIFFED, Mesh, Service
 from localmesh.topology import Topology
+
+MAX_DIRECT_RESPONSE_BODY = 1024 * 1024  # istiod's limit, which its webhook also enforces
 
 
 @dataclass
@@ -50,32 +60,56 @@ def route_source(route_config: dict, config_dir: Optional[str]) -> dict:
 
 
 def route_configuration(name: str, virtual_hosts: list) -> dict:
-    # Routes may name a cluster that does not exist (an unknown subset): 503 NC, as in Istio.
-    return {"name": name, "virtual_hosts": virtual_hosts, "validate_clusters": False}
+    """As istiod's: routes may name a cluster that does not exist (an unknown subset: 503 NC),
+    the Host header's port plays no part in picking a virtual host, and a direct response body
+    may be up to 1 MiB."""
+    return {
+        "name": name,
+        "virtual_hosts": virtual_hosts,
+        "validate_clusters": False,
+        "ignore_port_in_host_matching": True,
+        "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BODY,
+    }
 
 
 def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = None) -> EnvoyResources:
-    """Clusters, one listener + route configuration per Service port, and the gateway's."""
+    """Clusters, one listener per Service port (HTTP routes, a TCP proxy, or both behind
+    protocol sniffing, by the port's protocol), and the gateway's listener."""
     resources = EnvoyResources(config_dir=config_dir)
     clusters, warnings = build_clusters(mesh, topology)
     resources.clusters = clusters
     for service in sorted(mesh.services, key=lambda s: (s.namespace, s.name)):
-        for port in service.ports:
+        for index, port in enumerate(service.ports):
             local_port = topology.service_ports.get((service.fqdn, port.port))
             if local_port is None or port.port is None:
                 continue
+            protocol = port.mesh_protocol
+            name = service_route_name(service.fqdn, port.port)
+            if protocol == "UDP":
+                reason = "UDP is not proxied by Envoy here (nor by Istio's sidecars); no listener"
+                warnings.append(warning(service.resource, ("spec", "ports", index), reason))
+                continue
+            proxy = tcp_proxy(name, cluster_name(port.port, None, service.fqdn),
+                              tcp_hashes_source_ip(mesh.destination_rule_for(service.fqdn)))
+            if protocol not in HTTP_PROTOCOLS and protocol != SNIFFED:
+                warnings += _tcp_routing_warnings(mesh, service)
+                resources.listeners.append(tcp_listener(name, topology.listen_host, local_port, proxy))
+                continue
             routes, found = _service_routes(mesh, service, port.port)
             warnings += found
-            name = service_route_name(service.fqdn, port.port)
             route_config = route_configuration(name, [{"name": name, "domains": ["*"], "routes": routes}])
             resources.route_configs.append(route_config)
             source = route_source(route_config, config_dir)
             trace_name = _trace_name(mesh, service, topology)
             hcm = http_connection_manager(name, source, topology.tracing, trace_name)
-            resources.listeners.append(listener(name, topology.listen_host, local_port, hcm))
+            if protocol == SNIFFED:
+                built = sniffing_listener(name, topology.listen_host, local_port, hcm, proxy)
+            else:
+                built = listener(name, topology.listen_host, local_port, hcm)
+            resources.listeners.append(built)
     if mesh.gateways:
         name = gateway_route_name(topology.gateway_port)
-        virtual_hosts, found = _gateway_virtual_hosts(mesh)
+        virtual_hosts, _, found = gateway_virtual_hosts(mesh)
         warnings += found
         route_config = route_configuration(name, virtual_hosts)
         resources.route_configs.append(route_config)
@@ -88,10 +122,24 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
 
 
 def _service_routes(mesh: Mesh, service: Service, port: int) -> tuple:
+    """The VirtualService's routes for this port; the Service's default route when there is no
+    VirtualService or it yields no route for the port (istiod then treats the host as without one)."""
     vs = mesh.mesh_virtual_service_for(service.fqdn)
     if vs is None:
-        return service_default_routes(service, port), []
-    return virtual_service_routes(mesh, vs, RouteContext(gateway=None, service_port=port))
+        return service_default_routes(mesh, service, port), []
+    routes, warnings = virtual_service_routes(mesh, vs, RouteContext(gateway=None, port=port))
+    if not routes:
+        return service_default_routes(mesh, service, port), warnings
+    return routes, warnings
+
+
+def _tcp_routing_warnings(mesh: Mesh, service: Service) -> list:
+    vs = mesh.mesh_virtual_service_for(service.fqdn)
+    if vs is None or not ({"tcp", "tls"} & set(vs.resource.spec)):
+        return []
+    key = "tcp" if "tcp" in vs.resource.spec else "tls"
+    reason = "localmesh proxies TCP ports to the whole Service; TCP/TLS routes are not supported; ignored"
+    return [warning(vs.resource, ("spec", key), reason)]
 
 
 def _trace_name(mesh: Mesh, service: Service, topology: Topology) -> str:
@@ -99,46 +147,3 @@ def _trace_name(mesh: Mesh, service: Service, topology: Topology) -> str:
     apps = sorted({e.labels.get("app") for e in service_endpoints(service, topology) if e.labels.get("app")})
     app = service.selector.get("app") or (apps[0] if apps else service.name)
     return f"{app}.{service.namespace}"
-
-
-def _server_hosts(gateway: Gateway) -> list:
-    # "ns/host" limits which namespaces may bind; here only the host part matters.
-    return [host.split("/", 1)[-1] for server in gateway.servers for host in server.hosts]
-
-
-def _gateway_virtual_hosts(mesh: Mesh) -> tuple:
-    """Virtual hosts from every Gateway's HTTP servers; VirtualServices for one host merge in order."""
-    warnings: list = []
-    by_domain: dict = {}
-    for gateway in sorted(mesh.gateways, key=lambda g: (g.namespace, g.name)):
-        for index, server in enumerate(gateway.servers):
-            if server.protocol not in ("HTTP", "HTTP2"):
-                warnings.append(
-                    warning(
-                        gateway.resource,
-                        ("spec", "servers", index, "port", "protocol"),
-                        f"protocol {server.protocol} is not served by localmesh (plain HTTP only); ignored",
-                    )
-                )
-        served = [h for s in gateway.servers if s.protocol in ("HTTP", "HTTP2") for h in s.hosts]
-        served = [h.split("/", 1)[-1] for h in served]
-        context = RouteContext(gateway=gateway.ref)
-        for vs in mesh.gateway_virtual_services(gateway):
-            routes, found = virtual_service_routes(mesh, vs, context)
-            warnings += found
-            for index, host in enumerate(vs.hosts):
-                if not any(fnmatchcase(host, pattern) or pattern == "*" for pattern in served):
-                    warnings.append(
-                        warning(
-                            vs.resource,
-                            ("spec", "hosts", index),
-                            f"host {host!r} is not served by Gateway {gateway.ref}; ignored",
-                        )
-                    )
-                    continue
-                by_domain.setdefault(host, []).extend(routes)
-    virtual_hosts = [
-        {"name": f"gateway:{domain}", "domains": [domain], "routes": routes}
-        for domain, routes in sorted(by_domain.items())
-    ]
-    return virtual_hosts, warnings

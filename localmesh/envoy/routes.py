@@ -1,28 +1,60 @@
-"""Istio VirtualService HTTP rules -> Envoy routes, in order, as istiod builds them."""
+"""Istio VirtualService HTTP rules -> Envoy routes, in order, as istiod 1.29 builds them
+(pilot/pkg/networking/core/route/route.go and route/retry/retry.go)."""
 
 from __future__ import annotations
 
+import http
 from dataclasses import dataclass
 from typing import Optional
 
-from localmesh.envoy.matches import route_match
+from localmesh.envoy.matches import is_catch_all, route_match, string_matcher
 from localmesh.envoy.names import (
+    CORS_FILTER,
+    CORS_POLICY_TYPE,
     FAULT_FILTER,
     FAULT_TYPE,
     PREVIOUS_HOSTS_TYPE,
+    PREVIOUS_PRIORITIES_TYPE,
     cluster_name,
     duration,
     percent,
 )
+from localmesh.envoy.policy import hash_policy, route_destination_hash, service_hash
 from localmesh.envoy.warnings import unsupported, warning
-from localmesh.model import HttpRoute, Mesh, Retries, RouteDestination, Service, VirtualService
+from localmesh.loader import Resource
+from localmesh.model import (
+    CorsPolicy,
+    Destination,
+    Fault,
+    Headers,
+    HttpMatch,
+    HttpRoute,
+    Mesh,
+    Redirect,
+    Retries,
+    RouteDestination,
+    Service,
+    VirtualService,
+)
 
-# Istio's default retry policy on a route without `retries`.
+# Istio's default retry policy on a route without `retries`: no retriable status codes, so an
+# upstream 503 is not retried (older Istio listed 503).
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 DEFAULT_RETRIES = 2
-HANDLED_RULE_FIELDS = {
-    "name", "match", "route", "timeout", "retries", "fault", "headers", "rewrite",
-    "redirect", "directResponse",
+PREVIOUS_HOSTS = {
+    "name": "envoy.retry_host_predicates.previous_hosts",
+    "typed_config": {"@type": PREVIOUS_HOSTS_TYPE},
+}
+REDIRECT_CODES = {
+    301: "MOVED_PERMANENTLY", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT",
+    308: "PERMANENT_REDIRECT",
+}
+# gRPC status names Istio accepts in fault.abort.grpcStatus, and their codes.
+GRPC_STATUS = {
+    "OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9,
+    "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12, "INTERNAL": 13, "UNAVAILABLE": 14,
+    "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
 }
 
 
@@ -31,37 +63,42 @@ class RouteContext:
     """Which proxy the routes are for: a Service listener (mesh) or the ingress gateway."""
 
     gateway: Optional[str] = None  # "ns/name" of the Gateway, None for the mesh
-    service_port: Optional[int] = None  # the Service port of a mesh listener
+    port: Optional[int] = None  # Istio's listener port: the Service port, or the Gateway server port
 
 
-def default_retry_policy() -> dict:
-    return {
+def default_retry_policy(consistent_hash: bool = False) -> dict:
+    """istiod's retry.DefaultPolicy(); with consistent hashing, no previous-hosts predicate."""
+    policy: dict = {
         "retry_on": DEFAULT_RETRY_ON,
         "num_retries": DEFAULT_RETRIES,
-        "retriable_status_codes": [503],
-        "retry_host_predicate": [
-            {
-                "name": "envoy.retry_host_predicates.previous_hosts",
-                "typed_config": {"@type": PREVIOUS_HOSTS_TYPE},
-            }
-        ],
         "host_selection_retry_max_attempts": "5",
     }
+    if not consistent_hash:
+        policy["retry_host_predicate"] = [dict(PREVIOUS_HOSTS)]
+    return policy
 
 
-def service_default_routes(service: Service, port: int) -> list:
-    """No VirtualService: every request round-robins over every endpoint the Service selects."""
-    return [
-        {
-            "name": "default",
-            "match": {"prefix": "/"},
-            "route": _action({"cluster": cluster_name(port, None, service.fqdn)}, None, None),
-        }
-    ]
+def _timeouts(seconds: Optional[float]) -> dict:
+    # No timeout unless the rule sets one (Envoy's own default would be 15 s), as istiod.
+    timeout = duration(seconds or 0)
+    # gRPC's grpc-timeout header capped at the same value (istiod's max_grpc_timeout).
+    return {"timeout": timeout, "max_stream_duration": {"grpc_timeout_header_max": timeout}}
+
+
+def service_default_routes(mesh: Mesh, service: Service, port: int) -> list:
+    """No VirtualService (or none with a route for this port): one route to the whole Service,
+    with the DestinationRule's consistent hash if it has one (istiod's default outbound route)."""
+    action: dict = {"cluster": cluster_name(port, None, service.fqdn), **_timeouts(None)}
+    found = hash_policy(service_hash(mesh.destination_rule_for(service.fqdn), port))
+    if found is not None:
+        action["hash_policy"] = [found]
+    action["retry_policy"] = default_retry_policy()
+    return [{"name": "default", "match": {"prefix": "/"}, "route": action}]
 
 
 def virtual_service_routes(mesh: Mesh, vs: VirtualService, context: RouteContext) -> tuple:
-    """(Envoy routes, warnings): one route per (rule x match entry), in order."""
+    """(Envoy routes, warnings): one route per (rule x match entry), in order; nothing after the
+    first route that matches every request (istiod stops there)."""
     routes: list = []
     warnings: list = []
     resource = vs.resource
@@ -69,257 +106,441 @@ def virtual_service_routes(mesh: Mesh, vs: VirtualService, context: RouteContext
         if key in resource.spec:
             warnings.append(unsupported(resource, ("spec", key), "localmesh routes HTTP only"))
     for index, rule in enumerate(vs.http):
-        built, found = _rule_routes(mesh, vs, rule, index, context)
-        routes += built
-        warnings += found
+        warnings += _rule_warnings(rule, resource)
+        entries = rule.matches or [None]
+        caught_all = not rule.matches
+        for position, match in enumerate(entries):
+            route, found = translate_route(mesh, vs, rule, match, context, f"{index}", position)
+            warnings += found
+            if route is None:
+                continue
+            routes.append(route)
+            if is_catch_all(route["match"]):
+                caught_all = True
+                break
+        if caught_all:
+            break
     return routes, warnings
 
 
-def _applies(match_gateways: list, vs: VirtualService, context: RouteContext) -> bool:
-    """A match entry's `gateways` narrows which proxies get it (not a request-time condition)."""
-    if not match_gateways:
+def _rule_warnings(rule: HttpRoute, resource: Resource) -> list:
+    """What the rule asks for that localmesh cannot do, once per rule."""
+    found = [unsupported(resource, rule.path + (key,)) for key in rule.unknown_fields]
+    if rule.delegate is not None:
+        found.append(unsupported(resource, rule.path + ("delegate",), "delegate VirtualServices"))
+    for match in rule.matches:
+        for key in match.unknown_fields:
+            found.append(unsupported(resource, match.path + (key,)))
+        source = (("sourceLabels", match.source_labels), ("sourceNamespace", match.source_namespace))
+        for key, written in source:
+            if written:
+                why = "every client shares one local listener"
+                found.append(unsupported(resource, match.path + (key,), why))
+    return found
+
+
+def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteContext) -> bool:
+    """A match entry's `port` and `gateways` select the listener and proxy; not request conditions."""
+    if match is None:
         return True
-    refs = {g if g == "mesh" or "/" in g else f"{vs.namespace}/{g}" for g in match_gateways}
+    if match.port and match.port != context.port:
+        return False
+    if not match.gateways:
+        return True
+    refs = {g if g == "mesh" or "/" in g else f"{vs.namespace}/{g}" for g in match.gateways}
     return (context.gateway or "mesh") in refs
 
 
-def _rule_routes(mesh: Mesh, vs: VirtualService, rule: HttpRoute, index: int, context: RouteContext) -> tuple:
-    resource = vs.resource
-    warnings: list = [
-        unsupported(resource, rule.path + (key,)) for key in sorted(set(rule.raw) - HANDLED_RULE_FIELDS)
-    ]
-    action, found = _rule_action(mesh, vs, rule, context)
-    warnings += found
-    if action is None:
-        return [], warnings
-    matches: list = []
-    for match in rule.matches:
-        if not _applies(match.raw.get("gateways") or [], vs, context):
-            continue
-        port = match.raw.get("port")
-        if context.gateway is None and port is not None and port != context.service_port:
-            continue
-        matches.append(match)
-    if rule.matches and not matches:
-        return [], warnings  # every match entry is for other proxies or ports
-    routes: list = []
-    rule_name = rule.name or str(index)
-    for position, match in enumerate(matches or [None]):
-        envoy_match, found = route_match(match, resource)
-        warnings += found
-        route = {"name": f"{vs.namespace}/{vs.name}/{rule_name}/{position}", "match": envoy_match, **action}
-        routes.append(route)
-    return routes, warnings
-
-
-def _rule_action(mesh: Mesh, vs: VirtualService, rule: HttpRoute, context: RouteContext) -> tuple:
-    """The part shared by every route of one rule: route/redirect/direct_response and extras."""
+def translate_route(
+    mesh: Mesh,
+    vs: VirtualService,
+    rule: HttpRoute,
+    match: Optional[HttpMatch],
+    context: RouteContext,
+    index: str,
+    position: int,
+) -> tuple:
+    """(one Envoy route or None, warnings): istiod's TranslateRoute for one match entry."""
+    if not _applies(match, vs, context):
+        return None, []
     resource = vs.resource
     warnings: list = []
-    extras: dict = {}
-    raw = rule.raw
-    if isinstance(raw.get("directResponse"), dict):
-        body = raw["directResponse"].get("body") or {}
-        response: dict = {"status": raw["directResponse"].get("status", 200)}
-        if isinstance(body, dict) and "string" in body:
-            response["body"] = {"inline_string": str(body["string"])}
-        elif body:
-            warnings.append(unsupported(resource, rule.path + ("directResponse", "body")))
-        action = {"direct_response": response}
-    elif isinstance(raw.get("redirect"), dict):
-        action = {"redirect": _redirect(raw["redirect"], resource, rule.path + ("redirect",), warnings)}
+    route: dict = {
+        "name": f"{vs.namespace}/{vs.name}/{rule.name or index}/{position}",
+        "match": route_match(match),
+    }
+    if match is not None and match.stat_prefix:
+        route["stat_prefix"] = match.stat_prefix
+    authority = None
+    if rule.headers is not None:
+        authority = _apply_headers(route, rule.headers, resource, warnings)
+    if rule.redirect is not None:
+        redirect = _redirect(rule.redirect, context, resource, warnings)
+        if redirect is None:
+            return None, warnings
+        route["redirect"] = redirect
+    elif rule.direct_response is not None:
+        route["direct_response"] = _direct_response(rule, resource, warnings)
     elif rule.route:
-        target, found = _destinations(mesh, vs, rule, context)
-        warnings += found
-        if isinstance(raw.get("rewrite"), dict):
-            target.update(_rewrite(raw["rewrite"], resource, rule.path + ("rewrite",), warnings))
-        action = {"route": _action(target, rule, warnings)}
+        route["route"] = _route_action(mesh, vs, rule, context, route, authority, warnings)
     else:
         reason = "rule has no route, redirect or directResponse; skipped"
         warnings.append(warning(resource, rule.path, reason))
         return None, warnings
+    per_filter: dict = {}
     if rule.fault is not None:
-        extras["typed_per_filter_config"] = {FAULT_FILTER: _fault(rule, resource, warnings)}
-    if isinstance(raw.get("headers"), dict):
-        extras.update(_headers(raw["headers"], resource, rule.path + ("headers",), warnings))
-    return {**action, **extras}, warnings
+        fault = _fault(rule.fault, resource, warnings)
+        if fault is not None:
+            per_filter[FAULT_FILTER] = fault
+    if rule.cors is not None:
+        per_filter[CORS_FILTER] = _cors(rule.cors, resource, warnings)
+    if per_filter:
+        route["typed_per_filter_config"] = per_filter
+    return route, warnings
 
 
-def _action(target: dict, rule: Optional[HttpRoute], warnings: Optional[list]) -> dict:
-    """RouteAction: Istio's timeout (none by default) and retries (its defaults when unset)."""
-    action = dict(target)
-    action["cluster_not_found_response_code"] = "SERVICE_UNAVAILABLE"
-    timeout = rule.timeout if rule is not None else None
-    action["timeout"] = duration(timeout or 0)  # 0s: no timeout, as istiod (Envoy would use 15s)
-    retries = rule.retries if rule is not None else None
-    if retries is None:
-        action["retry_policy"] = default_retry_policy()
-    elif retries.attempts > 0:
-        action["retry_policy"] = _retry_policy(retries)
-    # attempts: 0 turns retries off: no policy at all.
+# ---- headers ------------------------------------------------------------------------------------
+
+
+def _is_authority(name: str) -> bool:
+    return name.lower() in (":authority", "host")
+
+
+def _is_internal(name: str) -> bool:
+    """Pseudo-headers and Host: Envoy cannot edit them as headers (istiod drops them)."""
+    return name.startswith(":") or name.lower() == "host"
+
+
+def header_operations(headers: Headers, resource: Resource, warnings: list) -> tuple:
+    """(Envoy header fields, authority or None) for Istio's `headers`: `set` overwrites, `add`
+    appends, Host/:authority in set (or add) become a host rewrite, as istiod's
+    TranslateHeadersOperations."""
+    out: dict = {}
+    authority = None
+    for key in headers.unknown_fields:
+        warnings.append(unsupported(resource, headers.path + (key,)))
+    for side, ops in (("request", headers.request), ("response", headers.response)):
+        if ops is None:
+            continue
+        for key in ops.unknown_fields:
+            warnings.append(unsupported(resource, ops.path + (key,)))
+        set_authority = add_authority = None
+        add: list = []
+        for items, action in ((ops.set, "OVERWRITE_IF_EXISTS_OR_ADD"), (ops.add, "APPEND_IF_EXISTS_OR_ADD")):
+            chosen = []
+            for name, value in items:
+                if _is_authority(name):
+                    if action.startswith("OVERWRITE"):
+                        set_authority = value
+                    else:
+                        add_authority = value
+                if not _is_internal(name):
+                    chosen.append({"header": {"key": name, "value": value}, "append_action": action})
+            add += sorted(chosen, key=lambda option: option["header"]["key"])
+        if add:
+            out[f"{side}_headers_to_add"] = add
+        remove = [name for name in ops.remove if not _is_internal(name)]
+        if remove:
+            out[f"{side}_headers_to_remove"] = remove
+        if side == "request":
+            authority = set_authority or add_authority
+    return out, authority
+
+
+def _apply_headers(target: dict, headers: Headers, resource: Resource, warnings: list) -> Optional[str]:
+    operations, authority = header_operations(headers, resource, warnings)
+    for key, value in operations.items():
+        target[key] = target.get(key, []) + value
+    return authority
+
+
+# ---- route action -------------------------------------------------------------------------------
+
+
+def _destination_port(mesh: Mesh, destination: Destination, context: RouteContext) -> int:
+    """istiod's GetDestinationCluster port: the named port, else the Service's only port, else
+    the listener's port."""
+    if destination.port is not None:
+        return destination.port
+    service = mesh.service_for(destination.fqdn)
+    if service is not None and len(service.ports) == 1:
+        return service.ports[0].port
+    return context.port or 80
+
+
+def _destination_cluster(
+    mesh: Mesh,
+    destination: Destination,
+    context: RouteContext,
+    resource: Resource,
+    path: tuple,
+    warnings: list,
+) -> str:
+    port = _destination_port(mesh, destination, context)
+    service = mesh.service_for(destination.fqdn)
+    if service is None:
+        reason = f"host {destination.host!r} is no Service here; requests get 503 (NC)"
+        warnings.append(warning(resource, path + ("host",), reason))
+    elif service.port(port) is None:
+        reason = f"Service {service.name} has no port {port}; requests get 503 (NC)"
+        warnings.append(warning(resource, path, reason))
+    elif destination.subset:
+        rule = mesh.destination_rule_for(destination.fqdn)
+        if rule is None or rule.subset(destination.subset) is None:
+            reason = (f"no DestinationRule defines subset {destination.subset!r} of {destination.host}; "
+                      "requests get 503 (NC)")
+            warnings.append(warning(resource, path + ("subset",), reason))
+    return cluster_name(port, destination.subset, destination.fqdn)
+
+
+def _weight(dest: RouteDestination, resource: Resource, warnings: list) -> int:
+    weight = dest.weight if isinstance(dest.weight, int) and not isinstance(dest.weight, bool) else 0
+    if weight < 0:
+        reason = "negative weight (Istio rejects it); treated as 0"
+        warnings.append(warning(resource, dest.path + ("weight",), reason))
+        return 0
+    return weight
+
+
+def _route_action(
+    mesh: Mesh,
+    vs: VirtualService,
+    rule: HttpRoute,
+    context: RouteContext,
+    route: dict,
+    authority: Optional[str],
+    warnings: list,
+) -> dict:
+    """istiod's applyHTTPRouteDestination."""
+    resource = vs.resource
+    action: dict = _timeouts(rule.timeout)
+    rewrite = rule.rewrite
+    if rewrite is not None:
+        for key in rewrite.unknown_fields:
+            warnings.append(unsupported(resource, rewrite.path + (key,)))
+        if rewrite.uri_regex is not None:
+            pattern, substitution = rewrite.uri_regex
+            action["regex_rewrite"] = {"pattern": {"regex": pattern}, "substitution": substitution}
+        elif rewrite.uri:
+            action["prefix_rewrite"] = rewrite.uri
+        if rewrite.authority:
+            authority = rewrite.authority
+    if authority:
+        action["host_rewrite_literal"] = authority
+    mirrors = []
+    for mirror in rule.mirrors:
+        if mirror.percent is not None and mirror.percent <= 0:
+            continue  # an explicit 0 % mirrors nothing
+        target = _destination_cluster(mesh, mirror.destination, context, resource, mirror.path, warnings)
+        fraction = percent(100.0 if mirror.percent is None else mirror.percent)
+        fraction_of = {"default_value": fraction}
+        mirrors.append({"cluster": target, "runtime_fraction": fraction_of, "trace_sampled": False})
+    if mirrors:
+        action["request_mirror_policies"] = mirrors
+    hashes: list = []
+    consistent_hash = False
+    if len(rule.route) == 1:
+        dest = rule.route[0]
+        action["cluster"] = _destination_cluster(
+            mesh, dest.destination, context, resource, dest.path + ("destination",), warnings
+        )
+        _destination_extras(dest, resource, warnings)
+        if dest.headers is not None:
+            dest_authority = _apply_headers(route, dest.headers, resource, warnings)
+            if dest_authority and "host_rewrite_literal" not in action:
+                action["host_rewrite_literal"] = dest_authority
+        found = _destination_hash(mesh, dest)
+        consistent_hash = found is not None
+        if found is not None and hash_policy(found) is not None:
+            hashes.append(hash_policy(found))
+    else:
+        weighted = []
+        for dest in rule.route:
+            weight = _weight(dest, resource, warnings)
+            _destination_extras(dest, resource, warnings)
+            if weight == 0:
+                continue  # a 0 (or omitted) weight among several destinations gets nothing
+            entry: dict = {
+                "name": _destination_cluster(
+                    mesh, dest.destination, context, resource, dest.path + ("destination",), warnings
+                ),
+                "weight": weight,
+            }
+            if dest.headers is not None:
+                dest_authority = _apply_headers(entry, dest.headers, resource, warnings)
+                if dest_authority:
+                    entry["host_rewrite_literal"] = dest_authority
+            weighted.append(entry)
+            found = hash_policy(_destination_hash(mesh, dest))
+            if found is not None:
+                hashes.append(found)
+        if not weighted:
+            reason = "every weight is 0 (Istio rejects this); split evenly"
+            warnings.append(warning(resource, rule.path + ("route",), reason))
+            weighted = [
+                {"name": _destination_cluster(mesh, d.destination, context, resource, d.path, []),
+                 "weight": 1}
+                for d in rule.route
+            ]
+        action["weighted_clusters"] = {"clusters": weighted}
+    if hashes:
+        action["hash_policy"] = hashes
+    retry = _retry_policy(rule.retries, consistent_hash, resource, warnings)
+    if retry is not None:
+        action["retry_policy"] = retry
     return action
 
 
-def _retry_policy(retries: Retries) -> dict:
-    policy = default_retry_policy()
+def _destination_extras(dest: RouteDestination, resource: Resource, warnings: list) -> None:
+    for key in dest.unknown_fields:
+        warnings.append(unsupported(resource, dest.path + (key,)))
+
+
+def _destination_hash(mesh: Mesh, dest: RouteDestination) -> object:
+    destination = dest.destination
+    rule = mesh.destination_rule_for(destination.fqdn)
+    return route_destination_hash(rule, destination.subset, destination.port)
+
+
+def _status_codes(retry_on: str) -> tuple:
+    """(conditions, status codes) from Istio's retryOn: every known HTTP status is a code."""
+    conditions, codes = [], []
+    for part in (p.strip() for p in retry_on.split(",")):
+        if not part:
+            continue
+        if part.isdigit() and int(part) in {status.value for status in http.HTTPStatus}:
+            codes.append(int(part))
+        else:
+            conditions.append(part)
+    return conditions, codes
+
+
+def _retry_policy(
+    retries: Optional[Retries], consistent_hash: bool, resource: Resource, warnings: list
+) -> Optional[dict]:
+    """istiod's retry.ConvertPolicy: defaults without `retries`; attempts <= 0 turns retries off."""
+    if retries is None:
+        return default_retry_policy(consistent_hash)
+    for key in retries.unknown_fields:
+        warnings.append(unsupported(resource, retries.path + (key,)))
+    if retries.attempts <= 0:
+        return None
+    policy = default_retry_policy(consistent_hash)
     policy["num_retries"] = retries.attempts
-    if retries.per_try_timeout:
-        policy["per_try_timeout"] = duration(retries.per_try_timeout)
     if retries.retry_on:
-        conditions, codes = [], []
-        for part in (p.strip() for p in str(retries.retry_on).split(",")):
-            if part.isdigit():
-                codes.append(int(part))
-            elif part and part not in conditions:
-                conditions.append(part)
+        conditions, codes = _status_codes(retries.retry_on)
         if codes and "retriable-status-codes" not in conditions:
             conditions.append("retriable-status-codes")
         policy["retry_on"] = ",".join(conditions)
         if codes:
             policy["retriable_status_codes"] = codes
+    if retries.per_try_timeout is not None:
+        policy["per_try_timeout"] = duration(retries.per_try_timeout)
+    if retries.retry_ignore_previous_hosts is not None:
+        if retries.retry_ignore_previous_hosts:
+            policy["retry_host_predicate"] = [dict(PREVIOUS_HOSTS)]
         else:
-            policy.pop("retriable_status_codes")
+            policy.pop("retry_host_predicate", None)
+    if retries.retry_remote_localities:
+        policy["retry_priority"] = {
+            "name": "envoy.retry_priorities.previous_priorities",
+            "typed_config": {"@type": PREVIOUS_PRIORITIES_TYPE, "update_frequency": 2},
+        }
+    if retries.backoff is not None:
+        policy["retry_back_off"] = {"base_interval": duration(retries.backoff)}
     return policy
 
 
-def _destination_port(mesh: Mesh, dest: RouteDestination, context: RouteContext) -> tuple:
-    """Named port, else the Service's only port, else the listener's port. (port, reason or None)."""
-    destination = dest.destination
-    if destination.port is not None:
-        return destination.port, None
-    service = mesh.service_for(destination.fqdn)
-    if service is None:
-        return context.service_port or 80, f"host {destination.host!r} is no Service here; requests get 503"
-    if len(service.ports) == 1:
-        return service.ports[0].port, None
-    if context.service_port is not None and service.port(context.service_port):
-        return context.service_port, None
-    first = service.ports[0].port if service.ports else 80
-    return first, f"Service {service.name} has several ports and no destination.port; using {first}"
+# ---- redirect, direct response, fault, CORS -----------------------------------------------------
 
 
-def _destinations(mesh: Mesh, vs: VirtualService, rule: HttpRoute, context: RouteContext) -> tuple:
-    """{"cluster": name} or {"weighted_clusters": ...}: weights are proportional; 0 gets nothing."""
-    resource = vs.resource
-    warnings: list = []
-    names: list = []
-    for dest in rule.route:
-        port, reason = _destination_port(mesh, dest, context)
-        if reason:
-            warnings.append(warning(resource, dest.path + ("destination",), reason))
-        subset = dest.destination.subset
-        rule_for_host = mesh.destination_rule_for(dest.destination.fqdn)
-        if subset and (rule_for_host is None or rule_for_host.subset(subset) is None):
-            warnings.append(
-                warning(
-                    resource,
-                    dest.path + ("destination", "subset"),
-                    f"no DestinationRule defines subset {subset!r} of {dest.destination.host}; "
-                    "requests get 503 (NC)",
-                )
-            )
-        for key in sorted(set(_raw_destination(rule, dest)) - {"destination", "weight"}):
-            warnings.append(unsupported(resource, dest.path + (key,)))
-        names.append(cluster_name(port, subset, dest.destination.fqdn))
-    if len(names) == 1:
-        return {"cluster": names[0]}, warnings
-    weights: dict = {}
-    for name, dest in zip(names, rule.route):
-        weight = dest.weight if isinstance(dest.weight, int) and not isinstance(dest.weight, bool) else 0
-        if weight < 0:
-            warnings.append(warning(resource, dest.path + ("weight",), "negative weight; treated as 0"))
-            weight = 0
-        weights[name] = weights.get(name, 0) + weight
-    positive = {name: weight for name, weight in weights.items() if weight > 0}
-    if not positive:
-        warnings.append(
-            warning(resource, rule.path + ("route",), "weights total 0 (Istio rejects this); split evenly")
-        )
-        positive = dict.fromkeys(weights, 1)
-    if len(positive) == 1:
-        return {"cluster": next(iter(positive))}, warnings
-    clusters = [{"name": name, "weight": weight} for name, weight in positive.items()]
-    return {"weighted_clusters": {"clusters": clusters}}, warnings
+def _redirect(
+    redirect: Redirect, context: RouteContext, resource: Resource, warnings: list
+) -> Optional[dict]:
+    """istiod's ApplyRedirect; None (the rule is dropped) for a code Envoy has no name for."""
+    for key in redirect.unknown_fields:
+        warnings.append(unsupported(resource, redirect.path + (key,)))
+    out: dict = {}
+    if redirect.authority:
+        out["host_redirect"] = redirect.authority
+    if redirect.uri:
+        out["path_redirect"] = redirect.uri
+    if redirect.scheme:
+        out["scheme_redirect"] = redirect.scheme
+    if redirect.port is not None or redirect.derive_port is not None:
+        port = 0
+        if redirect.port is not None:
+            port = redirect.port
+        elif redirect.derive_port == "FROM_REQUEST_PORT":
+            # Envoy cannot take the port from the request; istiod writes the listener's port.
+            port = context.port or 0
+        scheme = redirect.scheme or "http"
+        # No explicit :80 for http or :443 for https.
+        if (port, scheme) not in ((80, "http"), (443, "https")) and port:
+            out["port_redirect"] = port
+    code = redirect.redirect_code or 301
+    if code not in REDIRECT_CODES:
+        reason = f"redirectCode {code} has no Envoy equivalent (istiod drops the route); rule skipped"
+        warnings.append(warning(resource, redirect.path + ("redirectCode",), reason))
+        return None
+    out["response_code"] = REDIRECT_CODES[code]
+    return out
 
 
-def _raw_destination(rule: HttpRoute, dest: RouteDestination) -> dict:
-    index = dest.path[-1]
-    items = rule.raw.get("route") or []
-    item = items[index] if isinstance(index, int) and index < len(items) else {}
-    return item if isinstance(item, dict) else {}
+def _direct_response(rule: HttpRoute, resource: Resource, warnings: list) -> dict:
+    direct = rule.direct_response
+    for key in direct.unknown_fields:
+        warnings.append(unsupported(resource, direct.path + (key,)))
+    response: dict = {"status": direct.status}
+    if direct.body_string is not None:
+        response["body"] = {"inline_string": direct.body_string}
+    elif direct.body_bytes is not None:
+        response["body"] = {"inline_bytes": direct.body_bytes}
+    return response
 
 
-def _fault(rule: HttpRoute, resource: object, warnings: list) -> dict:
-    fault = rule.fault
+def _fault(fault: Fault, resource: Resource, warnings: list) -> Optional[dict]:
+    """istiod's TranslateFault: a missing percentage injects into 0 % of requests."""
+    for key in fault.unknown_fields:
+        warnings.append(unsupported(resource, fault.path + (key,)))
     config: dict = {"@type": FAULT_TYPE}
-    raw = rule.raw.get("fault") or {}
     if fault.delay_seconds is not None:
-        config["delay"] = {
-            "fixed_delay": duration(fault.delay_seconds),
-            "percentage": percent(fault.delay_percent),
-        }
-    elif isinstance(raw.get("delay"), dict):
-        warnings.append(unsupported(resource, rule.path + ("fault", "delay"), "only fixedDelay"))
+        delay = duration(fault.delay_seconds)
+        config["delay"] = {"fixed_delay": delay, "percentage": percent(fault.delay_percent)}
+    for key in fault.delay_unsupported:
+        warnings.append(unsupported(resource, fault.path + ("delay", key), "only fixedDelay"))
     if fault.abort_status is not None:
         config["abort"] = {"http_status": fault.abort_status, "percentage": percent(fault.abort_percent)}
-    elif isinstance(raw.get("abort"), dict):
-        warnings.append(unsupported(resource, rule.path + ("fault", "abort"), "only httpStatus"))
-    return config
-
-
-def _header_ops(ops: dict, resource: object, path: tuple, warnings: list) -> tuple:
-    """(headers to add, headers to remove) from Istio's {set, add, remove}."""
-    add: list = []
-    for key, action in (("set", "OVERWRITE_IF_EXISTS_OR_ADD"), ("add", "APPEND_IF_EXISTS_OR_ADD")):
-        for name, value in (ops.get(key) or {}).items():
-            add.append({"header": {"key": str(name), "value": str(value)}, "append_action": action})
-    remove = [str(name) for name in ops.get("remove") or []]
-    for key in sorted(set(ops) - {"set", "add", "remove"}):
-        warnings.append(unsupported(resource, path + (key,)))
-    return add, remove
-
-
-def _headers(raw: dict, resource: object, path: tuple, warnings: list) -> dict:
-    out: dict = {}
-    for side in ("request", "response"):
-        if isinstance(raw.get(side), dict):
-            add, remove = _header_ops(raw[side], resource, path + (side,), warnings)
-            if add:
-                out[f"{side}_headers_to_add"] = add
-            if remove:
-                out[f"{side}_headers_to_remove"] = remove
-    for key in sorted(set(raw) - {"request", "response"}):
-        warnings.append(unsupported(resource, path + (key,)))
-    return out
-
-
-def _rewrite(raw: dict, resource: object, path: tuple, warnings: list) -> dict:
-    out: dict = {}
-    for key, value in raw.items():
-        if key == "uri":
-            out["prefix_rewrite"] = str(value)
-        elif key == "authority":
-            out["host_rewrite_literal"] = str(value)
+    elif fault.abort_grpc_status is not None:
+        code = GRPC_STATUS.get(fault.abort_grpc_status.upper())
+        if code is None:
+            reason = f"unknown gRPC status {fault.abort_grpc_status!r}; ignored"
+            warnings.append(warning(resource, fault.path + ("abort", "grpcStatus"), reason))
         else:
-            warnings.append(unsupported(resource, path + (key,)))
-    return out
+            config["abort"] = {"grpc_status": code, "percentage": percent(fault.abort_percent)}
+    for key in fault.abort_unsupported:
+        warnings.append(unsupported(resource, fault.path + ("abort", key), "only httpStatus and grpcStatus"))
+    return config if len(config) > 1 else None
 
 
-def _redirect(raw: dict, resource: object, path: tuple, warnings: list) -> dict:
-    out: dict = {}
-    codes = {301: "MOVED_PERMANENTLY", 302: "FOUND", 303: "SEE_OTHER", 307: "TEMPORARY_REDIRECT",
-             308: "PERMANENT_REDIRECT"}
-    for key, value in raw.items():
-        if key == "uri":
-            out["path_redirect"] = str(value)
-        elif key == "authority":
-            out["host_redirect"] = str(value)
-        elif key == "scheme":
-            out["scheme_redirect"] = str(value)
-        elif key == "port" and isinstance(value, int):
-            out["port_redirect"] = value
-        elif key == "redirectCode" and value in codes:
-            out["response_code"] = codes[value]
-        else:
-            warnings.append(unsupported(resource, path + (key,)))
+def _cors(cors: CorsPolicy, resource: Resource, warnings: list) -> dict:
+    """istiod's TranslateCORSPolicy."""
+    for key in cors.unknown_fields:
+        warnings.append(unsupported(resource, cors.path + (key,)))
+    out: dict = {
+        "@type": CORS_POLICY_TYPE,
+        "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+        # Preflights from an origin the policy does not allow go on to the app, unless IGNORE.
+        "forward_not_matching_preflights": cors.unmatched_preflights != "IGNORE",
+    }
+    if cors.allow_origins:
+        out["allow_origin_string_match"] = [string_matcher(m) for m in cors.allow_origins]
+    if cors.allow_credentials is not None:
+        out["allow_credentials"] = cors.allow_credentials
+    for key, values in (("allow_headers", cors.allow_headers), ("allow_methods", cors.allow_methods),
+                        ("expose_headers", cors.expose_headers)):
+        if values:
+            out[key] = ",".join(values)
+    if cors.max_age is not None:
+        out["max_age"] = str(int(cors.max_age))
     return out

@@ -72,13 +72,58 @@ def test_static_config_with_every_feature_validates(tmp_path):
   - match: [{uri: {prefix: /rw}}]
     rewrite: {uri: /, authority: ads}
     route: [{destination: {host: ads, subset: v9}}]
+  - match: [{uri: {prefix: /more}, scheme: {exact: http}, statPrefix: more}]
+    rewrite: {uriRegexRewrite: {match: "^/more/(.*)", rewrite: '/\\1'}}
+    headers: {request: {set: {host: other}}}
+    route:
+    - destination: {host: ads, subset: v1}
+      headers: {request: {set: {":authority": v1-host}}, response: {remove: [x-r]}}
+      weight: 1
+    - destination: {host: ads, subset: v2}
+      weight: 1
+    retries: {attempts: 2, backoff: 100ms, retryRemoteLocalities: true, retryIgnorePreviousHosts: false}
+    mirror: {host: ads, subset: v1}
+    mirrorPercentage: {value: 5}
+    corsPolicy: {allowOrigins: [{prefix: "http://"}], allowMethods: [GET], maxAge: 1h, allowCredentials: true}
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 1}}}
+  - redirect: {scheme: https, derivePort: FROM_REQUEST_PORT, redirectCode: 307}
 """
-    mesh = build_mesh(load_text(BASE + RULE + vs(http) + GATEWAY, "all.yaml"))
+    ports = ("ports: [{name: http, port: 5002}, {name: grpc, port: 7070}, {name: tcp, port: 5432}, "
+             "{name: x, port: 81}]")
+    hashing = """
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: hashing, namespace: t}
+spec:
+  host: ads
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpCookie: {name: c, ttl: 10s, path: /}}, warmupDurationSecs: 10s}
+    connectionPool:
+      http: {useClientProtocol: true, idleTimeout: 30s, maxConcurrentStreams: 10}
+      tcp: {tcpKeepalive: {time: 30s, interval: 5s, probes: 3}, maxConnectionDuration: 1h}
+    retryBudget: {percent: {value: 25}, minRetryConcurrency: 5}
+    outlierDetection:
+      splitExternalLocalOriginErrors: true
+      consecutiveLocalOriginFailures: 2
+      minHealthPercent: 50
+    portLevelSettings:
+    - port: {number: 7070}
+      loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}}
+  subsets:
+  - name: lucky
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 5s, aggression: 2, minimumPercent: 20}}
+"""
+    # The first DestinationRule's top-level policy is the host's (istiod's merge): hashing first.
+    text = BASE.replace("ports: [{name: http, port: 5002}]", ports) + hashing + RULE + vs(http) + GATEWAY
+    mesh = build_mesh(load_text(text, "all.yaml"))
     from localmesh.topology import Topology
 
     topology = Topology(
         endpoints=TWO,
-        service_ports={("ads.t.svc.cluster.local", 5002): 15002},
+        service_ports={("ads.t.svc.cluster.local", port): 20000 + port for port in (5002, 7070, 5432, 81)},
         tracing=TracingConfig(),
     )
     path = tmp_path / "envoy.json"

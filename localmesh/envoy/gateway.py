@@ -1,0 +1,139 @@
+"""The ingress gateway's virtual hosts, as istiod 1.29 builds them
+(pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig).
+
+For each HTTP server, each bound VirtualService gets the hosts where its own hosts and the
+server's hosts intersect (the more specific of a matching pair; a server host `ns/host` counts
+only for VirtualServices in namespace ns, `./host` for the Gateway's own namespace). Routes are
+built with the server's port as the listener port (for `match.port`). VirtualServices for one
+host add their routes in order, then routes that match every request move last. No host at
+all: one virtual host without routes, so every request is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from localmesh.envoy.matches import is_catch_all
+from localmesh.envoy.routes import RouteContext, virtual_service_routes
+from localmesh.envoy.warnings import warning
+from localmesh.model import Gateway, GatewayServer, Mesh, VirtualService
+
+HTTP_SERVER_PROTOCOLS = ("HTTP", "HTTP2")
+
+
+def _wildcarded(name: str) -> bool:
+    return name.startswith("*")
+
+
+def _subset_of(name: str, other: str) -> bool:
+    """host.Name.SubsetOf: every host name matches is also matched by other."""
+    if _wildcarded(name):
+        return _wildcarded(other) and len(name) >= len(other) and name[1:].endswith(other[1:])
+    if _wildcarded(other):
+        return name.endswith(other[1:])
+    return name == other
+
+
+def intersect_hosts(server_hosts: list, vs_hosts: list) -> list:
+    """host.Names.Intersection: for every matching pair, the more specific name, once."""
+    result: list = []
+    for server_host in server_hosts:
+        for vs_host in vs_hosts:
+            chosen = None
+            if _subset_of(server_host, vs_host):
+                chosen = server_host
+            elif _subset_of(vs_host, server_host):
+                chosen = vs_host
+            if chosen is not None and chosen not in result:
+                result.append(chosen)
+    return result
+
+
+def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) -> list:
+    """host.NamesForNamespace: the server's hosts a VirtualService in namespace may use."""
+    hosts = []
+    for written in server.hosts:
+        scope, slash, name = written.partition("/")
+        if not slash:
+            hosts.append(written)
+            continue
+        scope = gateway.namespace if scope == "." else scope
+        if scope in (namespace, "*"):
+            hosts.append(name)
+    return hosts
+
+
+def _served_port(mesh: Mesh) -> tuple:
+    """(the server port localmesh serves, warnings): one local gateway listener, so one port."""
+    warnings: list = []
+    ports = sorted({s.port for g in mesh.gateways for s in g.servers if s.protocol in HTTP_SERVER_PROTOCOLS
+                    and isinstance(s.port, int)})
+    for gateway in mesh.gateways:
+        for server in gateway.servers:
+            if server.protocol not in HTTP_SERVER_PROTOCOLS:
+                reason = f"protocol {server.protocol} is not served by localmesh (plain HTTP only); ignored"
+                warnings.append(warning(gateway.resource, server.path + ("port", "protocol"), reason))
+            elif ports and server.port != ports[0]:
+                reason = (f"localmesh serves one gateway port, the server on port {ports[0]}; "
+                          f"port {server.port} ignored")
+                warnings.append(warning(gateway.resource, server.path + ("port", "number"), reason))
+    return (ports[0] if ports else None), warnings
+
+
+def sort_catch_all_last(routes: list) -> list:
+    """istiod's SortVHostRoutes: catch-all routes after all others, order kept otherwise."""
+    last = [r for r in routes if is_catch_all(r["match"])]
+    return [r for r in routes if not is_catch_all(r["match"])] + last
+
+
+def gateway_virtual_hosts(mesh: Mesh) -> tuple:
+    """(virtual hosts of the gateway listener, the server port they serve, warnings)."""
+    port, warnings = _served_port(mesh)
+    vhosts: dict = {}
+    built: dict = {}
+    for gateway in sorted(mesh.gateways, key=lambda g: (g.namespace, g.name)):
+        servers = [s for s in gateway.servers if s.protocol in HTTP_SERVER_PROTOCOLS and s.port == port]
+        bound = mesh.gateway_virtual_services(gateway)
+        for server in servers:
+            for vs in bound:
+                hosts = intersect_hosts(server_hosts_for(server, gateway, vs.namespace), vs.hosts)
+                if not hosts:
+                    continue
+                key = (gateway.ref, vs.namespace, vs.name)
+                if key not in built:
+                    context = RouteContext(gateway=gateway.ref, port=port)
+                    built[key] = virtual_service_routes(mesh, vs, context)
+                    warnings += built[key][1]
+                routes = built[key][0]
+                if not routes:
+                    continue
+                for host in hosts:
+                    vhost = vhosts.setdefault(host.lower(), _vhost(host.lower(), port))
+                    vhost["routes"] += routes
+                    if server.https_redirect:
+                        vhost["require_tls"] = "ALL"
+            if server.https_redirect:
+                for host in server.hosts:
+                    name = host.partition("/")[2] or host
+                    vhost = vhosts.setdefault(name.lower(), _vhost(name.lower(), port))
+                    vhost["require_tls"] = "ALL"
+        for vs in bound:
+            warnings += _unserved_hosts(vs, gateway, servers)
+    if not vhosts:
+        return [{"name": f"blackhole:{port or 80}", "domains": ["*"], "routes": []}], port, warnings
+    for vhost in vhosts.values():
+        vhost["routes"] = sort_catch_all_last(vhost["routes"])
+    return [vhosts[name] for name in sorted(vhosts)], port, warnings
+
+
+def _vhost(host: str, port: Optional[int]) -> dict:
+    return {"name": f"{host}:{port or 80}", "domains": [host], "routes": []}
+
+
+def _unserved_hosts(vs: VirtualService, gateway: Gateway, servers: list) -> list:
+    found = []
+    for index, host in enumerate(vs.hosts):
+        if not any(intersect_hosts(server_hosts_for(s, gateway, vs.namespace), [host]) for s in servers):
+            reason = f"host {host!r} is not served by Gateway {gateway.ref}; ignored"
+            found.append(warning(vs.resource, ("spec", "hosts", index), reason))
+    return found
