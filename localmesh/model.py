@@ -14,6 +14,16 @@ from typing import Any, Optional, Union
 from localmesh.loader import ManifestError, Resource, Source
 
 CLUSTER_DOMAIN = "svc.cluster.local"
+# meshConfig.rootNamespace's default: its DestinationRules are the last resort for every proxy.
+ROOT_NAMESPACE = "istio-system"
+# The proxy localmesh's gateway listener plays: Istio's default ingress gateway (istioctl's
+# default and demo profiles), its namespace and the labels of its pods.
+INGRESS_GATEWAY_NAMESPACE = "istio-system"
+INGRESS_GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+MESH_GATEWAY = "mesh"
+# exportTo values (pkg/config/visibility); no exportTo means "*" (meshConfig's defaults).
+EXPORT_PUBLIC, EXPORT_PRIVATE, EXPORT_NONE = "*", ".", "~"
+EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
 
 # Kinds the local mesh understands, by (API group, kind).
 WORKLOAD_KINDS = {("apps", "Deployment")}
@@ -60,6 +70,28 @@ def resolve_host(host: str, namespace: str) -> str:
     if host == "*" or "." in host or ":" in host or not host:
         return host
     return f"{host}.{namespace}.{CLUSTER_DOMAIN}"
+
+
+def resolve_gateway_name(name: str, namespace: str) -> str:
+    """'ns/name' of a gateway a VirtualService in namespace binds, as istiod's resolveGatewayName
+    (pilot/pkg/model/config.go, Istio 1.29): 'name' is in namespace, './name' too, the legacy
+    'name.ns(.svc.cluster.local)' is in ns; 'mesh' stays 'mesh'."""
+    if name == MESH_GATEWAY:
+        return name
+    if "/" in name:
+        scope, _, rest = name.partition("/")
+        return f"{namespace}/{rest}" if scope == "." else name
+    if "." not in name:
+        return f"{namespace}/{name}"
+    short, _, rest = name.partition(".")
+    return f"{rest.split('.', 1)[0]}/{short}"
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """A concrete host name matches pattern: equal, or under a '*.suffix' (or '*') wildcard."""
+    if pattern.startswith("*"):
+        return host.endswith(pattern[1:])
+    return host == pattern
 
 
 def dns_fqdn(host: str, namespace: str) -> str:
@@ -223,6 +255,7 @@ class Service:
     ports: list
     type: str
     resource: Resource
+    export_to: tuple = ()  # the networking.istio.io/exportTo annotation, split at commas
 
     @property
     def fqdn(self) -> str:
@@ -434,6 +467,7 @@ class VirtualService:
     gateways: list  # "mesh" or "<ns>/<name>"
     http: list
     resource: Resource
+    export_to: tuple = ()  # spec.exportTo as written; () when absent
 
     @property
     def host_fqdns(self) -> list:
@@ -441,7 +475,14 @@ class VirtualService:
 
     @property
     def applies_to_mesh(self) -> bool:
-        return not self.gateways or "mesh" in self.gateways
+        return MESH_GATEWAY in self.gateway_refs
+
+    @property
+    def gateway_refs(self) -> list:
+        """The gateways it binds, 'mesh' or 'ns/name'; no `gateways` means the mesh only."""
+        if not self.gateways:
+            return [MESH_GATEWAY]
+        return [resolve_gateway_name(g, self.namespace) for g in self.gateways]
 
 
 @dataclass
@@ -527,6 +568,8 @@ class DestinationRule:
     resource: Resource
     workload_selector: Optional[dict] = None
     merged_from: tuple = ()  # "ns/name" of every rule istiod merged into this one
+    export_to: tuple = ()  # spec.exportTo as written; () when absent
+    merged: tuple = ()  # the DestinationRules merged into this one, in merge order
 
     def subset(self, name: str) -> Optional[Subset]:
         return next((s for s in self.subsets if s.name == name), None)
@@ -566,45 +609,98 @@ class Mesh:
     gateways: list = field(default_factory=list)
     inert: list = field(default_factory=list)  # accepted resources with no local effect
 
-    def service_for(self, fqdn: str) -> Optional[Service]:
-        return next((s for s in self.services if s.fqdn == fqdn), None)
+    def service_for(self, fqdn: str, namespace: Optional[str] = None) -> Optional[Service]:
+        """The Service named fqdn; with namespace, only if a proxy there sees it (exportTo)."""
+        service = next((s for s in self.services if s.fqdn == fqdn), None)
+        if service is None or namespace is None or service_visible(service, namespace):
+            return service
+        return None
 
-    def destination_rule_for(self, fqdn: str) -> Optional[DestinationRule]:
-        """The rule istiod uses for host fqdn: every DestinationRule without a workloadSelector
-        for that host merged in order (pilot/pkg/model/destination_rule.go, Istio 1.29): subsets
-        are concatenated (the first of one name wins), the top-level trafficPolicy is the first
-        rule's that has one. None when no rule names the host."""
-        rules = [r for r in self.destination_rules if r.fqdn == fqdn and r.workload_selector is None]
-        if not rules:
+    def _namespace_of(self, fqdn: str) -> str:
+        """The namespace of the Service fqdn names ('' for a host that is no Service)."""
+        service = self.service_for(fqdn)
+        return service.namespace if service is not None else ""
+
+    def destination_rule_for(self, fqdn: str, namespace: Optional[str] = None) -> Optional[DestinationRule]:
+        """The DestinationRule a proxy in namespace (default: the Service's own) applies to host
+        fqdn, as istiod 1.29's PushContext.destinationRule and SidecarScope.DestinationRule
+        (pilot/pkg/model/push_context.go, sidecar.go): the rules of the proxy's namespace first
+        (for a proxy in the root namespace, its rules exported to "." only), then the rules of
+        the Service's namespace exported to the proxy's, then those of the root namespace;
+        in each, the most specific host (exact, then the longest wildcard). Rules of one
+        namespace for one host are merged in creation order (mergeDestinationRule, with the
+        exportTo-aware merge on by default): subsets concatenated (the first of a name wins),
+        the first top-level trafficPolicy; rules whose exportTo differ stay apart and the
+        last one wins. DestinationRules with a workloadSelector are left out (localmesh has one
+        proxy). None when no rule applies."""
+        service_namespace = self._namespace_of(fqdn)
+        namespace = namespace if namespace is not None else service_namespace
+        local, exported, root_local = _destination_rule_index(self.destination_rules)
+        found = None
+        if namespace != ROOT_NAMESPACE:
+            found = _most_specific(fqdn, local.get(namespace, {}))
+        else:
+            found = _most_specific(fqdn, root_local)
+        for owner in (service_namespace, ROOT_NAMESPACE):
+            if found:
+                break
+            if owner:
+                candidates = _most_specific(fqdn, exported.get(owner, {})) or []
+                found = [c for c in candidates if _exported_to(c.export_to, namespace)]
+        if not found:
             return None
-        first = rules[0]
-        subsets = list(first.subsets)
-        policy = first.traffic_policy
-        for rule in rules[1:]:
-            known = {s.name for s in subsets}
-            subsets += [s for s in rule.subsets if s.name not in known]
-            if policy is None:
-                policy = rule.traffic_policy
-        return replace(
-            first,
-            subsets=subsets,
-            traffic_policy=policy,
-            merged_from=tuple(ref for rule in rules for ref in rule.merged_from),
-        )
+        return found[-1].merged_rule()
 
-    def mesh_virtual_service_for(self, fqdn: str) -> Optional[VirtualService]:
-        return next(
-            (vs for vs in self.virtual_services if vs.applies_to_mesh and fqdn in vs.host_fqdns), None
-        )
+    def mesh_virtual_service_for(
+        self, fqdn: str, namespace: Optional[str] = None
+    ) -> Optional[VirtualService]:
+        """The VirtualService a sidecar in namespace (default: the Service's own) uses for host
+        fqdn: none when the Service is not exported there; else among the mesh VirtualServices
+        that namespace sees (virtual_services_for_gateway), the first naming fqdn, else the one
+        with the most specific wildcard host covering it."""
+        namespace = namespace if namespace is not None else self._namespace_of(fqdn)
+        service = self.service_for(fqdn)
+        if service is not None and not service_visible(service, namespace):
+            return None
+        candidates = self.virtual_services_for_gateway(MESH_GATEWAY, namespace)
+        exact = next((vs for vs in candidates if fqdn in vs.host_fqdns), None)
+        if exact is not None:
+            return exact
+        best, best_length = None, -1
+        for vs in candidates:
+            for host in vs.host_fqdns:
+                # "*" alone is refused for the mesh by Istio's validation.
+                wildcard = host != "*" and host.startswith("*")
+                if wildcard and host_matches(fqdn, host) and len(host) > best_length:
+                    best, best_length = vs, len(host)
+        return best
 
-    def gateway_virtual_services(self, gateway: Gateway) -> list:
-        """VirtualServices bound to gateway ('name' in its namespace or 'ns/name')."""
-        bound = []
+    def virtual_services_for_gateway(self, gateway_ref: str, namespace: str) -> list:
+        """The VirtualServices a proxy in namespace gets for gateway_ref ('mesh' or 'ns/name'), in
+        istiod's order (PushContext.VirtualServicesForGateway, Istio 1.29): those exported to
+        "." (or their own namespace) when namespace is theirs, then those exported to namespace
+        by name, then the public ones (no exportTo, or "*"); each group in creation order. "~"
+        exports to no one."""
+        private, exported, public = [], [], []
         for vs in self.virtual_services:
-            refs = {ref if "/" in ref else f"{vs.namespace}/{ref}" for ref in vs.gateways}
-            if gateway.ref in refs:
-                bound.append(vs)
-        return bound
+            if gateway_ref not in vs.gateway_refs:
+                continue
+            export = set(vs.export_to)
+            if not export or EXPORT_PUBLIC in export:
+                public.append(vs)
+            elif EXPORT_NONE in export:
+                continue
+            elif namespace == vs.namespace and export & {EXPORT_PRIVATE, vs.namespace}:
+                private.append(vs)
+            elif namespace != vs.namespace and namespace in export:
+                exported.append(vs)
+        return private + exported + public
+
+    def gateway_virtual_services(self, gateway: Gateway, namespace: Optional[str] = None) -> list:
+        """VirtualServices bound to gateway ('name' in their namespace or 'ns/name') that its proxy
+        (in namespace, default the ingress gateway's) sees."""
+        namespace = namespace if namespace is not None else INGRESS_GATEWAY_NAMESPACE
+        return self.virtual_services_for_gateway(gateway.ref, namespace)
 
     def pods_selected(self, service: Service) -> list:
         """Deployments whose pod labels the Service selects, in its namespace."""
@@ -616,12 +712,104 @@ class Mesh:
         ]
 
 
+def service_visible(service: Service, namespace: str) -> bool:
+    """A proxy in namespace sees service (PushContext.IsServiceVisible, Istio 1.29): no exportTo
+    annotation or "*" means everywhere, "." its own namespace, a name that namespace."""
+    export = set(service.export_to)
+    if not export:
+        return True
+    if EXPORT_PUBLIC in export or namespace in export:
+        return True
+    return EXPORT_PRIVATE in export and namespace == service.namespace
+
+
+def gateway_selects_ingress(gateway: Gateway) -> bool:
+    """The Gateway's selector selects Istio's default ingress gateway pods (an empty one selects all)."""
+    return labels_match(gateway.selector, INGRESS_GATEWAY_LABELS)
+
+
+@dataclass
+class _ConsolidatedRule:
+    """istiod's ConsolidatedDestRule: rules for one host merged in order, the first's exportTo."""
+
+    export_to: frozenset
+    rules: list
+
+    def merged_rule(self) -> DestinationRule:
+        first = self.rules[0]
+        subsets = list(first.subsets)
+        policy = first.traffic_policy
+        for rule in self.rules[1:]:
+            known = {s.name for s in subsets}
+            subsets += [s for s in rule.subsets if s.name not in known]
+            if policy is None:
+                policy = rule.traffic_policy
+        return replace(
+            first,
+            subsets=subsets,
+            traffic_policy=policy,
+            merged_from=tuple(ref for rule in self.rules for ref in rule.merged_from),
+            merged=tuple(self.rules),
+        )
+
+
+def _merge_rule(index: dict, rule: DestinationRule, export: frozenset) -> None:
+    """mergeDestinationRule (pilot/pkg/model/destination_rule.go, Istio 1.29, with
+    ENABLE_ENHANCED_DESTINATIONRULE_MERGE on, its default): a rule joins each consolidated
+    rule for its host whose exportTo equals its own, or is a non-empty subset of it; it stands
+    alone when the last one it met could not take it."""
+    entries = index.setdefault(rule.fqdn, [])
+    append_separately = True
+    for entry in entries:
+        if export == entry.export_to or (entry.export_to and export >= entry.export_to):
+            entry.rules.append(rule)
+            append_separately = False
+        else:
+            append_separately = True
+    if append_separately:
+        entries.append(_ConsolidatedRule(export, [rule]))
+
+
+def _destination_rule_index(rules: list) -> tuple:
+    """(namespace-local, exported by namespace, root-namespace private) indexes of the rules
+    without workloadSelector, as PushContext.setDestinationRules: namespace -> host -> list."""
+    local: dict = {}
+    exported: dict = {}
+    root_local: dict = {}
+    for rule in rules:
+        if rule.workload_selector is not None:
+            continue
+        export = frozenset(rule.export_to)
+        namespace = rule.namespace
+        if not export or export & {EXPORT_PUBLIC, EXPORT_PRIVATE, namespace}:
+            _merge_rule(local.setdefault(namespace, {}), rule, export)
+        private_only = len(export) == 1 and bool(export & {EXPORT_PRIVATE, namespace})
+        if not private_only:
+            _merge_rule(exported.setdefault(namespace, {}), rule, export)
+        elif namespace == ROOT_NAMESPACE:
+            _merge_rule(root_local, rule, export)
+    return local, exported, root_local
+
+
+def _most_specific(fqdn: str, by_host: dict) -> Optional[list]:
+    """MostSpecificHostMatch: the entries of the exact host, else of the longest wildcard covering it."""
+    if fqdn in by_host:
+        return by_host[fqdn]
+    matching = [host for host in by_host if host.startswith("*") and host_matches(fqdn, host)]
+    return by_host[max(matching, key=len)] if matching else None
+
+
+def _exported_to(export: frozenset, namespace: str) -> bool:
+    return not export or EXPORT_PUBLIC in export or namespace in export
+
+
 def build_mesh(resources: Iterable[Resource]) -> Mesh:
     """The model of a set of resources; a later resource with the same kind/namespace/name wins,
-    as with `kubectl apply` of the files in order."""
+    as with `kubectl apply` of the files in order, and keeps the place of the first: the order of
+    each kind is creation order (an update keeps its creationTimestamp), which istiod uses to
+    merge DestinationRules and to pick among VirtualServices."""
     latest: dict = {}
     for resource in resources:
-        latest.pop(resource.key, None)
         latest[resource.key] = resource
     mesh = Mesh()
     for resource in latest.values():
@@ -738,6 +926,10 @@ def _probe(raw: Any) -> Optional[Probe]:
     )
 
 
+def _annotations(resource: Resource) -> dict:
+    return _str_dict(_dict(resource.body.get("metadata")).get("annotations"))
+
+
 def build_service(resource: Resource) -> Service:
     spec = resource.spec
     ports = []
@@ -761,6 +953,10 @@ def build_service(resource: Resource) -> Service:
         ports=ports,
         type=str(spec.get("type", "ClusterIP")),
         resource=resource,
+        export_to=tuple(
+            part.strip() for part in str(_annotations(resource).get(EXPORT_TO_ANNOTATION, "")).split(",")
+            if part.strip()
+        ),
     )
 
 
@@ -815,6 +1011,7 @@ def build_virtual_service(resource: Resource) -> VirtualService:
         gateways=[str(g) for g in _list(spec.get("gateways"))],
         http=routes,
         resource=resource,
+        export_to=tuple(_strings(spec.get("exportTo"))),
     )
 
 
@@ -1176,6 +1373,7 @@ def build_destination_rule(resource: Resource) -> DestinationRule:
         resource=resource,
         workload_selector=_str_dict(selector.get("matchLabels")) if selector else None,
         merged_from=(f"{resource.namespace}/{resource.name}",),
+        export_to=tuple(_strings(spec.get("exportTo"))),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 from localmesh.envoy.names import DATADOG_CLUSTER, cluster_name, duration
 from localmesh.envoy.policy import cluster_policy, policy_field_warnings, policy_in_force
+from localmesh.envoy.views import ClusterPlan
 from localmesh.envoy.warnings import warning
 from localmesh.model import DestinationRule, Mesh, Service, ServicePort, labels_match
 from localmesh.topology import Endpoint, Topology
@@ -28,8 +29,11 @@ def service_endpoints(service: Service, topology: Topology) -> list:
     ]
 
 
-def build_clusters(mesh: Mesh, topology: Topology) -> tuple:
-    """(clusters, warnings) for every Service port and DestinationRule subset."""
+def build_clusters(mesh: Mesh, topology: Topology, plan: Optional[ClusterPlan] = None) -> tuple:
+    """(clusters, warnings) for every Service port and DestinationRule subset: each host's own set
+    with the rule its listener's namespace sees, plus the sets plan.extra asks for (a proxy
+    namespace that sees another rule for the host)."""
+    plan = plan if plan is not None else ClusterPlan(mesh)
     clusters: list = []
     warnings: list = []
     for rule in mesh.destination_rules:
@@ -37,20 +41,24 @@ def build_clusters(mesh: Mesh, topology: Topology) -> tuple:
         if rule.workload_selector is not None:
             reason = "applies to the selected workloads' sidecars only; localmesh has one proxy; ignored"
             warnings.append(warning(rule.resource, ("spec", "workloadSelector"), reason))
-    for service in sorted(mesh.services, key=lambda s: (s.namespace, s.name)):
+    services = sorted(mesh.services, key=lambda s: (s.namespace, s.name))
+    sets = [(service, plan.primary_namespace(service), "") for service in services]
+    by_fqdn = {service.fqdn: service for service in services}
+    sets += [(by_fqdn[fqdn], namespace, f"|{namespace}") for fqdn, namespace in plan.extra if fqdn in by_fqdn]
+    for service, namespace, suffix in sets:
         endpoints = service_endpoints(service, topology)
-        rule = mesh.destination_rule_for(service.fqdn)
+        rule = plan.rule(service.fqdn, namespace)
         if rule is not None:
-            warnings += _duplicate_subsets(mesh, service.fqdn)
+            warnings += _duplicate_subsets(rule)
         for port in service.ports:
             if port.port is None or port.mesh_protocol == "UDP":
                 continue
-            built, found = _cluster(service, port, None, endpoints, rule)
+            built, found = _cluster(service, port, None, endpoints, rule, suffix)
             clusters.append(built)
             warnings += found
             for subset in rule.subsets if rule else []:
                 chosen = [e for e in endpoints if labels_match(subset.labels, dict(e.labels))]
-                built, found = _cluster(service, port, subset.name, chosen, rule)
+                built, found = _cluster(service, port, subset.name, chosen, rule, suffix)
                 clusters.append(built)
                 warnings += found
     if topology.tracing is not None:
@@ -58,19 +66,17 @@ def build_clusters(mesh: Mesh, topology: Topology) -> tuple:
     return clusters, warnings
 
 
-def _duplicate_subsets(mesh: Mesh, fqdn: str) -> list:
-    """A subset name a later DestinationRule for the same host repeats: istiod keeps the first."""
+def _duplicate_subsets(rule: DestinationRule) -> list:
+    """A subset name a later DestinationRule merged into rule repeats: istiod keeps the first."""
     seen: dict = {}
     found = []
-    for rule in mesh.destination_rules:
-        if rule.fqdn != fqdn or rule.workload_selector is not None:
-            continue
-        for subset in rule.subsets:
-            first = seen.setdefault(subset.name, rule)
-            if first is not rule:
+    for source in rule.merged or (rule,):
+        for subset in source.subsets:
+            first = seen.setdefault(subset.name, source)
+            if first is not source:
                 reason = (f"subset {subset.name!r} is already defined by DestinationRule "
                           f"{first.namespace}/{first.name} for the same host; ignored, as istiod does")
-                found.append(warning(rule.resource, subset.path + ("name",), reason))
+                found.append(warning(source.resource, subset.path + ("name",), reason))
     return found
 
 
@@ -92,8 +98,9 @@ def _cluster(
     subset: Optional[str],
     endpoints: list,
     rule: Optional[DestinationRule],
+    suffix: str = "",
 ) -> tuple:
-    name = cluster_name(port.port, subset, service.fqdn)
+    name = cluster_name(port.port, subset, service.fqdn) + suffix
     cluster: dict = {
         "name": name,
         "type": "STATIC",

@@ -7,6 +7,12 @@ only for VirtualServices in namespace ns, `./host` for the Gateway's own namespa
 built with the server's port as the listener port (for `match.port`). VirtualServices for one
 host add their routes in order, then routes that match every request move last. No host at
 all: one virtual host without routes, so every request is 404.
+
+The local gateway is Istio's default ingress gateway: pods labelled istio=ingressgateway,
+app=istio-ingressgateway in istio-system. It serves the Gateways whose selector selects those
+labels, and sees what a proxy in istio-system sees (PushContext.VirtualServicesForGateway and
+the DestinationRule lookup by namespace): a VirtualService exported only to its own namespace
+binds no server here, as in Istio.
 """
 
 from __future__ import annotations
@@ -15,8 +21,17 @@ from typing import Optional
 
 from localmesh.envoy.matches import is_catch_all
 from localmesh.envoy.routes import RouteContext, virtual_service_routes
+from localmesh.envoy.views import ClusterPlan
 from localmesh.envoy.warnings import warning
-from localmesh.model import Gateway, GatewayServer, Mesh, VirtualService
+from localmesh.model import (
+    INGRESS_GATEWAY_LABELS,
+    INGRESS_GATEWAY_NAMESPACE,
+    Gateway,
+    GatewayServer,
+    Mesh,
+    VirtualService,
+    gateway_selects_ingress,
+)
 
 HTTP_SERVER_PROTOCOLS = ("HTTP", "HTTP2")
 
@@ -63,12 +78,26 @@ def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) ->
     return hosts
 
 
-def _served_port(mesh: Mesh) -> tuple:
+def served_gateways(mesh: Mesh) -> tuple:
+    """(the Gateways the local ingress gateway serves, warnings for the others)."""
+    served, warnings = [], []
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(INGRESS_GATEWAY_LABELS.items()))
+    for gateway in mesh.gateways:
+        if gateway_selects_ingress(gateway):
+            served.append(gateway)
+            continue
+        reason = (f"selects no proxy localmesh runs (its one gateway is Istio's default ingress gateway, "
+                  f"{labels} in {INGRESS_GATEWAY_NAMESPACE}); not served")
+        warnings.append(warning(gateway.resource, ("spec", "selector"), reason))
+    return served, warnings
+
+
+def _served_port(gateways: list) -> tuple:
     """(the server port localmesh serves, warnings): one local gateway listener, so one port."""
     warnings: list = []
-    ports = sorted({s.port for g in mesh.gateways for s in g.servers if s.protocol in HTTP_SERVER_PROTOCOLS
+    ports = sorted({s.port for g in gateways for s in g.servers if s.protocol in HTTP_SERVER_PROTOCOLS
                     and isinstance(s.port, int)})
-    for gateway in mesh.gateways:
+    for gateway in gateways:
         for server in gateway.servers:
             if server.protocol not in HTTP_SERVER_PROTOCOLS:
                 reason = f"protocol {server.protocol} is not served by localmesh (plain HTTP only); ignored"
@@ -86,14 +115,17 @@ def sort_catch_all_last(routes: list) -> list:
     return [r for r in routes if not is_catch_all(r["match"])] + last
 
 
-def gateway_virtual_hosts(mesh: Mesh) -> tuple:
+def gateway_virtual_hosts(mesh: Mesh, plan: Optional[ClusterPlan] = None) -> tuple:
     """(virtual hosts of the gateway listener, the server port they serve, warnings)."""
-    port, warnings = _served_port(mesh)
+    gateways, warnings = served_gateways(mesh)
+    port, found = _served_port(gateways)
+    warnings += found
     vhosts: dict = {}
     built: dict = {}
-    for gateway in sorted(mesh.gateways, key=lambda g: (g.namespace, g.name)):
+    for gateway in sorted(gateways, key=lambda g: (g.namespace, g.name)):
         servers = [s for s in gateway.servers if s.protocol in HTTP_SERVER_PROTOCOLS and s.port == port]
-        bound = mesh.gateway_virtual_services(gateway)
+        bound = mesh.gateway_virtual_services(gateway, INGRESS_GATEWAY_NAMESPACE)
+        warnings += _unseen_virtual_services(mesh, gateway, bound)
         for server in servers:
             for vs in bound:
                 hosts = intersect_hosts(server_hosts_for(server, gateway, vs.namespace), vs.hosts)
@@ -101,7 +133,9 @@ def gateway_virtual_hosts(mesh: Mesh) -> tuple:
                     continue
                 key = (gateway.ref, vs.namespace, vs.name)
                 if key not in built:
-                    context = RouteContext(gateway=gateway.ref, port=port)
+                    context = RouteContext(
+                        gateway=gateway.ref, port=port, namespace=INGRESS_GATEWAY_NAMESPACE, clusters=plan
+                    )
                     built[key] = virtual_service_routes(mesh, vs, context)
                     warnings += built[key][1]
                 routes = built[key][0]
@@ -128,6 +162,19 @@ def gateway_virtual_hosts(mesh: Mesh) -> tuple:
 
 def _vhost(host: str, port: Optional[int]) -> dict:
     return {"name": f"{host}:{port or 80}", "domains": [host], "routes": []}
+
+
+def _unseen_virtual_services(mesh: Mesh, gateway: Gateway, bound: list) -> list:
+    """VirtualServices that bind gateway but are not exported to the gateway's namespace: Istio's
+    gateway never sees them (a common surprise with exportTo "."), nor does localmesh's."""
+    found = []
+    for vs in mesh.virtual_services:
+        if gateway.ref in vs.gateway_refs and all(vs is not seen for seen in bound):
+            reason = (f"not exported to {INGRESS_GATEWAY_NAMESPACE}, where the ingress gateway runs: "
+                      f"Gateway {gateway.ref} does not see this VirtualService (as in Istio); its routes "
+                      "are not served there")
+            found.append(warning(vs.resource, ("spec", "exportTo"), reason))
+    return found
 
 
 def _unserved_hosts(vs: VirtualService, gateway: Gateway, servers: list) -> list:

@@ -17,13 +17,13 @@ from localmesh.envoy.listeners import (
 )
 from localmesh.envoy.names import (
     GATEWAY_SERVICE_NAME,
-    cluster_name,
     gateway_route_name,
     rds_file_name,
     service_route_name,
 )
 from localmesh.envoy.policy import tcp_hashes_source_ip
 from localmesh.envoy.routes import RouteContext, service_default_routes, virtual_service_routes
+from localmesh.envoy.views import ClusterPlan, listener_namespace
 from localmesh.envoy.warnings import warning
 from localmesh.model import HTTP_PROTOCOLS, SNIFFED, Mesh, Service
 from localmesh.topology import Topology
@@ -74,11 +74,19 @@ def route_configuration(name: str, virtual_hosts: list) -> dict:
 
 def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = None) -> EnvoyResources:
     """Clusters, one listener per Service port (HTTP routes, a TCP proxy, or both behind
-    protocol sniffing, by the port's protocol), and the gateway's listener."""
+    protocol sniffing, by the port's protocol), and the gateway's listener. Each listener
+    routes as its proxy's namespace sees the configuration (views.py); the clusters come last,
+    once the routes have said which ones they name."""
     resources = EnvoyResources(config_dir=config_dir)
-    clusters, warnings = build_clusters(mesh, topology)
-    resources.clusters = clusters
-    for service in sorted(mesh.services, key=lambda s: (s.namespace, s.name)):
+    warnings: list = []
+    services = sorted(mesh.services, key=lambda s: (s.namespace, s.name))
+    namespaces: dict = {}
+    for service in services:
+        namespaces[service.fqdn], found = listener_namespace(mesh, service, topology)
+        warnings += found
+    plan = ClusterPlan(mesh, namespaces)
+    for service in services:
+        namespace = namespaces[service.fqdn]
         for index, port in enumerate(service.ports):
             local_port = topology.service_ports.get((service.fqdn, port.port))
             if local_port is None or port.port is None:
@@ -89,13 +97,14 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
                 reason = "UDP is not proxied by Envoy here (nor by Istio's sidecars); no listener"
                 warnings.append(warning(service.resource, ("spec", "ports", index), reason))
                 continue
-            proxy = tcp_proxy(name, cluster_name(port.port, None, service.fqdn),
-                              tcp_hashes_source_ip(mesh.destination_rule_for(service.fqdn)))
+            context = RouteContext(gateway=None, port=port.port, namespace=namespace, clusters=plan)
+            proxy = tcp_proxy(name, context.cluster(port.port, None, service.fqdn),
+                              tcp_hashes_source_ip(mesh.destination_rule_for(service.fqdn, namespace)))
             if protocol not in HTTP_PROTOCOLS and protocol != SNIFFED:
-                warnings += _tcp_routing_warnings(mesh, service)
+                warnings += _tcp_routing_warnings(mesh, service, namespace)
                 resources.listeners.append(tcp_listener(name, topology.listen_host, local_port, proxy))
                 continue
-            routes, found = _service_routes(mesh, service, port.port)
+            routes, found = _service_routes(mesh, service, context)
             warnings += found
             route_config = route_configuration(name, [{"name": name, "domains": ["*"], "routes": routes}])
             resources.route_configs.append(route_config)
@@ -109,7 +118,7 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
             resources.listeners.append(built)
     if mesh.gateways:
         name = gateway_route_name(topology.gateway_port)
-        virtual_hosts, _, found = gateway_virtual_hosts(mesh)
+        virtual_hosts, _, found = gateway_virtual_hosts(mesh, plan)
         warnings += found
         route_config = route_configuration(name, virtual_hosts)
         resources.route_configs.append(route_config)
@@ -117,24 +126,26 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
             name, route_source(route_config, config_dir), topology.tracing, GATEWAY_SERVICE_NAME
         )
         resources.listeners.append(listener(name, topology.listen_host, topology.gateway_port, hcm))
-    resources.warnings = list(dict.fromkeys(warnings))  # one each, first-seen order
+    clusters, found = build_clusters(mesh, topology, plan)
+    resources.clusters = clusters
+    resources.warnings = list(dict.fromkeys(found + warnings))  # one each, first-seen order
     return resources
 
 
-def _service_routes(mesh: Mesh, service: Service, port: int) -> tuple:
+def _service_routes(mesh: Mesh, service: Service, context: RouteContext) -> tuple:
     """The VirtualService's routes for this port; the Service's default route when there is no
     VirtualService or it yields no route for the port (istiod then treats the host as without one)."""
-    vs = mesh.mesh_virtual_service_for(service.fqdn)
+    vs = mesh.mesh_virtual_service_for(service.fqdn, context.namespace)
     if vs is None:
-        return service_default_routes(mesh, service, port), []
-    routes, warnings = virtual_service_routes(mesh, vs, RouteContext(gateway=None, port=port))
+        return service_default_routes(mesh, service, context), []
+    routes, warnings = virtual_service_routes(mesh, vs, context)
     if not routes:
-        return service_default_routes(mesh, service, port), warnings
+        return service_default_routes(mesh, service, context), warnings
     return routes, warnings
 
 
-def _tcp_routing_warnings(mesh: Mesh, service: Service) -> list:
-    vs = mesh.mesh_virtual_service_for(service.fqdn)
+def _tcp_routing_warnings(mesh: Mesh, service: Service, namespace: str) -> list:
+    vs = mesh.mesh_virtual_service_for(service.fqdn, namespace)
     if vs is None or not ({"tcp", "tls"} & set(vs.resource.spec)):
         return []
     key = "tcp" if "tcp" in vs.resource.spec else "tls"

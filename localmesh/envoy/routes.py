@@ -20,9 +20,11 @@ from localmesh.envoy.names import (
     percent,
 )
 from localmesh.envoy.policy import hash_policy, route_destination_hash, service_hash
+from localmesh.envoy.views import ClusterPlan
 from localmesh.envoy.warnings import unsupported, warning
 from localmesh.loader import Resource
 from localmesh.model import (
+    EXPORT_TO_ANNOTATION,
     CorsPolicy,
     Destination,
     Fault,
@@ -35,6 +37,7 @@ from localmesh.model import (
     RouteDestination,
     Service,
     VirtualService,
+    resolve_gateway_name,
 )
 
 # Istio's default retry policy on a route without `retries`: no retriable status codes, so an
@@ -64,6 +67,13 @@ class RouteContext:
 
     gateway: Optional[str] = None  # "ns/name" of the Gateway, None for the mesh
     port: Optional[int] = None  # Istio's listener port: the Service port, or the Gateway server port
+    namespace: str = ""  # the proxy's namespace: what it sees (exportTo, DestinationRules)
+    clusters: Optional[ClusterPlan] = None  # cluster names for that namespace; None: Istio's names
+
+    def cluster(self, port: int, subset: Optional[str], fqdn: str) -> str:
+        if self.clusters is None:
+            return cluster_name(port, subset, fqdn)
+        return self.clusters.name(port, subset, fqdn, self.namespace)
 
 
 def default_retry_policy(consistent_hash: bool = False) -> dict:
@@ -85,11 +95,13 @@ def _timeouts(seconds: Optional[float]) -> dict:
     return {"timeout": timeout, "max_stream_duration": {"grpc_timeout_header_max": timeout}}
 
 
-def service_default_routes(mesh: Mesh, service: Service, port: int) -> list:
+def service_default_routes(mesh: Mesh, service: Service, context: RouteContext) -> list:
     """No VirtualService (or none with a route for this port): one route to the whole Service,
     with the DestinationRule's consistent hash if it has one (istiod's default outbound route)."""
-    action: dict = {"cluster": cluster_name(port, None, service.fqdn), **_timeouts(None)}
-    found = hash_policy(service_hash(mesh.destination_rule_for(service.fqdn), port))
+    port = context.port
+    action: dict = {"cluster": context.cluster(port, None, service.fqdn), **_timeouts(None)}
+    rule = mesh.destination_rule_for(service.fqdn, context.namespace or None)
+    found = hash_policy(service_hash(rule, port))
     if found is not None:
         action["hash_policy"] = [found]
     action["retry_policy"] = default_retry_policy()
@@ -147,7 +159,7 @@ def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteConte
         return False
     if not match.gateways:
         return True
-    refs = {g if g == "mesh" or "/" in g else f"{vs.namespace}/{g}" for g in match.gateways}
+    refs = {resolve_gateway_name(g, vs.namespace) for g in match.gateways}
     return (context.gateway or "mesh") in refs
 
 
@@ -258,11 +270,11 @@ def _apply_headers(target: dict, headers: Headers, resource: Resource, warnings:
 
 
 def _destination_port(mesh: Mesh, destination: Destination, context: RouteContext) -> int:
-    """istiod's GetDestinationCluster port: the named port, else the Service's only port, else
-    the listener's port."""
+    """istiod's GetDestinationCluster port: the named port, else the only port of the Service (if
+    the proxy sees it), else the listener's port."""
     if destination.port is not None:
         return destination.port
-    service = mesh.service_for(destination.fqdn)
+    service = mesh.service_for(destination.fqdn, context.namespace or None)
     if service is not None and len(service.ports) == 1:
         return service.ports[0].port
     return context.port or 80
@@ -277,20 +289,26 @@ def _destination_cluster(
     warnings: list,
 ) -> str:
     port = _destination_port(mesh, destination, context)
+    namespace = context.namespace or None
     service = mesh.service_for(destination.fqdn)
     if service is None:
         reason = f"host {destination.host!r} is no Service here; requests get 503 (NC)"
+        warnings.append(warning(resource, path + ("host",), reason))
+    elif mesh.service_for(destination.fqdn, namespace) is None:
+        reason = (f"Service {service.namespace}/{service.name} is not exported to namespace {namespace}, "
+                  f"where this proxy runs ({EXPORT_TO_ANNOTATION}); requests get 503 (NC)")
         warnings.append(warning(resource, path + ("host",), reason))
     elif service.port(port) is None:
         reason = f"Service {service.name} has no port {port}; requests get 503 (NC)"
         warnings.append(warning(resource, path, reason))
     elif destination.subset:
-        rule = mesh.destination_rule_for(destination.fqdn)
+        rule = mesh.destination_rule_for(destination.fqdn, namespace)
         if rule is None or rule.subset(destination.subset) is None:
-            reason = (f"no DestinationRule defines subset {destination.subset!r} of {destination.host}; "
-                      "requests get 503 (NC)")
+            seen = f" that namespace {namespace} sees" if namespace else ""
+            reason = (f"no DestinationRule{seen} defines subset {destination.subset!r} of "
+                      f"{destination.host}; requests get 503 (NC)")
             warnings.append(warning(resource, path + ("subset",), reason))
-    return cluster_name(port, destination.subset, destination.fqdn)
+    return context.cluster(port, destination.subset, destination.fqdn)
 
 
 def _weight(dest: RouteDestination, resource: Resource, warnings: list) -> int:
@@ -349,7 +367,7 @@ def _route_action(
             dest_authority = _apply_headers(route, dest.headers, resource, warnings)
             if dest_authority and "host_rewrite_literal" not in action:
                 action["host_rewrite_literal"] = dest_authority
-        found = _destination_hash(mesh, dest)
+        found = _destination_hash(mesh, dest, context)
         consistent_hash = found is not None
         if found is not None and hash_policy(found) is not None:
             hashes.append(hash_policy(found))
@@ -371,7 +389,7 @@ def _route_action(
                 if dest_authority:
                     entry["host_rewrite_literal"] = dest_authority
             weighted.append(entry)
-            found = hash_policy(_destination_hash(mesh, dest))
+            found = hash_policy(_destination_hash(mesh, dest, context))
             if found is not None:
                 hashes.append(found)
         if not weighted:
@@ -396,9 +414,9 @@ def _destination_extras(dest: RouteDestination, resource: Resource, warnings: li
         warnings.append(unsupported(resource, dest.path + (key,)))
 
 
-def _destination_hash(mesh: Mesh, dest: RouteDestination) -> object:
+def _destination_hash(mesh: Mesh, dest: RouteDestination, context: RouteContext) -> object:
     destination = dest.destination
-    rule = mesh.destination_rule_for(destination.fqdn)
+    rule = mesh.destination_rule_for(destination.fqdn, context.namespace or None)
     return route_destination_hash(rule, destination.subset, destination.port)
 
 
