@@ -621,7 +621,9 @@ class Mesh:
         service = self.service_for(fqdn)
         return service.namespace if service is not None else ""
 
-    def destination_rule_for(self, fqdn: str, namespace: Optional[str] = None) -> Optional[DestinationRule]:
+    def destination_rule_for(
+        self, fqdn: str, namespace: Optional[str] = None, service_namespace: Optional[str] = None
+    ) -> Optional[DestinationRule]:
         """The DestinationRule a proxy in namespace (default: the Service's own) applies to host
         fqdn, as istiod 1.29's PushContext.destinationRule and SidecarScope.DestinationRule
         (pilot/pkg/model/push_context.go, sidecar.go): the rules of the proxy's namespace first
@@ -632,8 +634,10 @@ class Mesh:
         exportTo-aware merge on by default): subsets concatenated (the first of a name wins),
         the first top-level trafficPolicy; rules whose exportTo differ stay apart and the
         last one wins. DestinationRules with a workloadSelector are left out (localmesh has one
-        proxy). None when no rule applies."""
-        service_namespace = self._namespace_of(fqdn)
+        proxy). None when no rule applies. service_namespace: the namespace of the service host
+        fqdn stands for (default: the Service's)."""
+        if service_namespace is None:
+            service_namespace = self._namespace_of(fqdn)
         namespace = namespace if namespace is not None else service_namespace
         local, exported, root_local = _destination_rule_index(self.destination_rules)
         found = None
