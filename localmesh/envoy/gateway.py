@@ -134,7 +134,8 @@ def gateway_virtual_hosts(mesh: Mesh, plan: Optional[ClusterPlan] = None) -> tup
                 key = (gateway.ref, vs.namespace, vs.name)
                 if key not in built:
                     context = RouteContext(
-                        gateway=gateway.ref, port=port, namespace=INGRESS_GATEWAY_NAMESPACE, clusters=plan
+                        gateway=gateway.ref, port=port, namespace=INGRESS_GATEWAY_NAMESPACE, clusters=plan,
+                        proxies=((INGRESS_GATEWAY_NAMESPACE, dict(INGRESS_GATEWAY_LABELS)),),
                     )
                     built[key] = virtual_service_routes(mesh, vs, context)
                     warnings += built[key][1]

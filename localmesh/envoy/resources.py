@@ -23,7 +23,7 @@ from localmesh.envoy.names import (
 )
 from localmesh.envoy.policy import tcp_hashes_source_ip
 from localmesh.envoy.routes import RouteContext, service_default_routes, virtual_service_routes
-from localmesh.envoy.views import ClusterPlan, listener_namespace
+from localmesh.envoy.views import ClusterPlan, client_pods, listener_namespace
 from localmesh.envoy.warnings import warning
 from localmesh.model import HTTP_PROTOCOLS, SNIFFED, Mesh, Service
 from localmesh.topology import Topology
@@ -97,7 +97,8 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
                 reason = "UDP is not proxied by Envoy here (nor by Istio's sidecars); no listener"
                 warnings.append(warning(service.resource, ("spec", "ports", index), reason))
                 continue
-            context = RouteContext(gateway=None, port=port.port, namespace=namespace, clusters=plan)
+            context = RouteContext(gateway=None, port=port.port, namespace=namespace, clusters=plan,
+                                   proxies=client_pods(mesh, service, topology))
             proxy = tcp_proxy(name, context.cluster(port.port, None, service.fqdn),
                               tcp_hashes_source_ip(mesh.destination_rule_for(service.fqdn, namespace)))
             if protocol not in HTTP_PROTOCOLS and protocol != SNIFFED:

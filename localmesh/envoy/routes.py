@@ -37,6 +37,7 @@ from localmesh.model import (
     RouteDestination,
     Service,
     VirtualService,
+    labels_match,
     resolve_gateway_name,
 )
 
@@ -69,6 +70,9 @@ class RouteContext:
     port: Optional[int] = None  # Istio's listener port: the Service port, or the Gateway server port
     namespace: str = ""  # the proxy's namespace: what it sees (exportTo, DestinationRules)
     clusters: Optional[ClusterPlan] = None  # cluster names for that namespace; None: Istio's names
+    # (namespace, labels) of each proxy the routes serve, for sourceLabels and sourceNamespace:
+    # the gateway's, or a Service's client pods. Empty: no proxy known.
+    proxies: tuple = ()
 
     def cluster(self, port: int, subset: Optional[str], fqdn: str) -> str:
         if self.clusters is None:
@@ -143,24 +147,41 @@ def _rule_warnings(rule: HttpRoute, resource: Resource) -> list:
     for match in rule.matches:
         for key in match.unknown_fields:
             found.append(unsupported(resource, match.path + (key,)))
-        source = (("sourceLabels", match.source_labels), ("sourceNamespace", match.source_namespace))
-        for key, written in source:
-            if written:
-                why = "every client shares one local listener"
-                found.append(unsupported(resource, match.path + (key,), why))
     return found
 
 
-def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteContext) -> bool:
-    """A match entry's `port` and `gateways` select the listener and proxy; not request conditions."""
+def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteContext, warnings: list) -> bool:
+    """A match entry's `port`, `gateways`, `sourceLabels` and `sourceNamespace` select the listener
+    and the proxy, not requests (route.go sourceMatchHTTP: `gateways` decides alone when set)."""
     if match is None:
         return True
     if match.port and match.port != context.port:
         return False
-    if not match.gateways:
+    if match.gateways:
+        refs = {resolve_gateway_name(g, vs.namespace) for g in match.gateways}
+        return (context.gateway or "mesh") in refs
+    if not match.source_labels and not match.source_namespace:
         return True
-    refs = {resolve_gateway_name(g, vs.namespace) for g in match.gateways}
-    return (context.gateway or "mesh") in refs
+    chosen = {
+        labels_match(match.source_labels, labels)
+        and (not match.source_namespace or match.source_namespace == namespace)
+        for namespace, labels in context.proxies
+    }
+    if len(chosen) == 1:
+        return chosen.pop()
+    key = "sourceLabels" if match.source_labels else "sourceNamespace"
+    if not chosen:
+        reason = ("no client pod in the manifests to compare it with; localmesh applies the route to "
+                  "every request")
+    else:
+        reason = ("some client pods match it and others do not; they share one local listener, where "
+                  "localmesh applies the route to every request")
+    warnings.append(warning(vs.resource, match.path + (key,), reason))
+    return True
+
+
+def _match_name(match: Optional[HttpMatch]) -> str:
+    return f".{match.name}" if match is not None and match.name else ""
 
 
 def translate_route(
@@ -173,12 +194,13 @@ def translate_route(
     position: int,
 ) -> tuple:
     """(one Envoy route or None, warnings): istiod's TranslateRoute for one match entry."""
-    if not _applies(match, vs, context):
-        return None, []
-    resource = vs.resource
     warnings: list = []
+    if not _applies(match, vs, context, warnings):
+        return None, warnings
+    resource = vs.resource
     route: dict = {
-        "name": f"{vs.namespace}/{vs.name}/{rule.name or index}/{position}",
+        # istiod names a route after its rule, then ".<match name>".
+        "name": f"{vs.namespace}/{vs.name}/{rule.name or index}{_match_name(match)}/{position}",
         "match": route_match(match),
     }
     if match is not None and match.stat_prefix:

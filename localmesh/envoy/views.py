@@ -34,17 +34,23 @@ from localmesh.model import (
 from localmesh.topology import Topology
 
 
-def client_namespaces(mesh: Mesh, service: Service, topology: Topology) -> list:
-    """Namespaces of the pods that may call service (every pod it does not select), sorted; the
-    Service's own namespace when there is no such pod."""
-    found = set()
+def client_pods(mesh: Mesh, service: Service, topology: Topology) -> tuple:
+    """(namespace, labels) of the pods that may call service: every pod (running, or a
+    Deployment's template) it does not select, each distinct pair once."""
+    found: dict = {}
     pods = [(e.namespace, dict(e.labels)) for e in topology.endpoints]
-    pods += [(d.namespace, d.pod_labels) for d in mesh.deployments]
+    pods += [(d.namespace, dict(d.pod_labels)) for d in mesh.deployments]
     for namespace, labels in pods:
         own = namespace == service.namespace and service.selector
         if not (own and labels_match(service.selector, labels)):
-            found.add(namespace)
-    return sorted(found) or [service.namespace]
+            found.setdefault((namespace, tuple(sorted(labels.items()))), (namespace, labels))
+    return tuple(found.values())
+
+
+def client_namespaces(mesh: Mesh, service: Service, topology: Topology) -> list:
+    """Namespaces of the pods that may call service, sorted; the Service's own namespace when
+    there is no such pod."""
+    return sorted({namespace for namespace, _ in client_pods(mesh, service, topology)}) or [service.namespace]
 
 
 def _rule_key(rule: Optional[DestinationRule]) -> Optional[tuple]:

@@ -97,8 +97,8 @@ def test_match_gateways_and_port_select_the_proxy_not_the_request():
 """
     _, resources = build(BASE + RULE + vs(http))
     assert [r["match"]["prefix"] for r in routes_of(resources)] == ["/mine"]
-    # sourceLabels cannot select a proxy here: said, and the route applies to every client.
-    assert any("sourceLabels: not supported" in w for w in resources.warnings)
+    # No client pod to compare sourceLabels with: said, and the route applies to every request.
+    assert any("sourceLabels: no client pod" in w for w in resources.warnings)
 
 
 def test_no_route_for_the_port_falls_back_to_the_default_route():
