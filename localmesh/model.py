@@ -256,6 +256,7 @@ class Service:
     type: str
     resource: Resource
     export_to: tuple = ()  # the networking.istio.io/exportTo annotation, split at commas
+    external_name: Optional[str] = None  # spec.externalName of a type ExternalName Service
 
     @property
     def fqdn(self) -> str:
@@ -582,6 +583,9 @@ class GatewayServer:
     hosts: list
     https_redirect: bool = False
     path: tuple = ()
+    # Written fields the local gateway cannot honour, as paths: bind, defaultEndpoint,
+    # port.targetPort, and TLS settings other than httpsRedirect.
+    unhonoured: tuple = ()
 
 
 @dataclass
@@ -961,6 +965,7 @@ def build_service(resource: Resource) -> Service:
             part.strip() for part in str(_annotations(resource).get(EXPORT_TO_ANNOTATION, "")).split(",")
             if part.strip()
         ),
+        external_name=_optional_str(spec.get("externalName")),
     )
 
 
@@ -1025,7 +1030,8 @@ MATCH_FIELDS = (
 )
 ROUTE_FIELDS = (
     "name", "match", "route", "redirect", "directResponse", "delegate", "rewrite", "timeout", "retries",
-    "fault", "mirror", "mirrors", "mirrorPercent", "mirrorPercentage", "corsPolicy", "headers",
+    "fault", "mirror", "mirrors", "mirrorPercent", "mirror_percent", "mirrorPercentage", "corsPolicy",
+    "headers",
 )
 
 
@@ -1196,12 +1202,14 @@ def _cors(raw: Any, path: tuple) -> Optional[CorsPolicy]:
 
 
 def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
-    """`mirror` (with mirrorPercentage or the deprecated integer mirrorPercent) and `mirrors`."""
+    """`mirror` (with mirrorPercentage or the deprecated integer mirrorPercent, also spelt
+    mirror_percent, its protobuf name) and `mirrors`."""
     mirrors = []
     if isinstance(raw.get("mirror"), dict):
         percent = _percent(raw.get("mirrorPercentage"))
-        if percent is None and _number(raw.get("mirrorPercent")) is not None:
-            percent = _number(raw.get("mirrorPercent"))
+        for deprecated in ("mirrorPercent", "mirror_percent"):
+            if percent is None and _number(raw.get(deprecated)) is not None:
+                percent = _number(raw.get(deprecated))
         mirrors.append(Mirror(_destination(resource, raw["mirror"]), percent, path + ("mirror",)))
     for index, item in enumerate(_list(raw.get("mirrors"))):
         item = _dict(item)
@@ -1387,13 +1395,19 @@ def build_gateway(resource: Resource) -> Gateway:
     for index, raw in enumerate(_list(spec.get("servers"))):
         raw = _dict(raw)
         port = _dict(raw.get("port"))
+        path = ("spec", "servers", index)
+        unhonoured = [path + (key,) for key in ("bind", "defaultEndpoint") if raw.get(key) not in (None, "")]
+        if port.get("targetPort") is not None:
+            unhonoured.append(path + ("port", "targetPort"))
+        unhonoured += [path + ("tls", key) for key in _dict(raw.get("tls")) if key != "httpsRedirect"]
         servers.append(
             GatewayServer(
                 port=port.get("number"),
                 protocol=str(port.get("protocol", "HTTP")).upper(),
                 hosts=[str(h) for h in _list(raw.get("hosts"))],
                 https_redirect=_dict(raw.get("tls")).get("httpsRedirect") is True,
-                path=("spec", "servers", index),
+                path=path,
+                unhonoured=tuple(unhonoured),
             )
         )
     return Gateway(

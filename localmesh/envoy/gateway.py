@@ -22,7 +22,7 @@ from typing import Optional
 from localmesh.envoy.matches import is_catch_all
 from localmesh.envoy.routes import RouteContext, virtual_service_routes
 from localmesh.envoy.views import ClusterPlan
-from localmesh.envoy.warnings import warning
+from localmesh.envoy.warnings import unsupported, warning
 from localmesh.model import (
     INGRESS_GATEWAY_LABELS,
     INGRESS_GATEWAY_NAMESPACE,
@@ -99,6 +99,10 @@ def _served_port(gateways: list) -> tuple:
                     and isinstance(s.port, int)})
     for gateway in gateways:
         for server in gateway.servers:
+            if server.protocol in HTTP_SERVER_PROTOCOLS:
+                for path in server.unhonoured:
+                    why = "the local gateway is one plain HTTP listener on loopback"
+                    warnings.append(unsupported(gateway.resource, path, why))
             if server.protocol not in HTTP_SERVER_PROTOCOLS:
                 reason = f"protocol {server.protocol} is not served by localmesh (plain HTTP only); ignored"
                 warnings.append(warning(gateway.resource, server.path + ("port", "protocol"), reason))

@@ -87,6 +87,10 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
     plan = ClusterPlan(mesh, namespaces)
     for service in services:
         namespace = namespaces[service.fqdn]
+        if service.type == "ExternalName":
+            reason = (f"localmesh does not make {service.name} an alias of {service.external_name} as Istio "
+                      "does; it has no endpoints here, so requests get 503")
+            warnings.append(warning(service.resource, ("spec", "externalName"), reason))
         for index, port in enumerate(service.ports):
             local_port = topology.service_ports.get((service.fqdn, port.port))
             if local_port is None or port.port is None:

@@ -373,3 +373,153 @@ def test_a_destination_rule_in_the_client_namespace_wins_over_the_services_own()
     hosts = [entry["endpoint"]["hostname"] for group in groups for entry in group["lb_endpoints"]]
     assert hosts == ["ads-v2"]
     assert cluster_name(80, "v2", ADS) not in clusters_by_name(resources)
+
+
+# ---- sourceLabels / sourceNamespace select the proxy: route.go sourceMatchHTTP ---------------
+
+
+def source_vs(condition: str, gateways: str = "[gw, mesh]") -> str:
+    return f"""
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: frontend, namespace: ns3}}
+spec:
+  hosts: [frontend]
+  gateways: {gateways}
+  http:
+  - match: [{{uri: {{prefix: /only}}, {condition}}}]
+    route:
+    - destination: {{host: frontend, subset: v1}}
+  - route:
+    - destination: {{host: frontend}}
+"""
+
+
+FRONTEND_RULE = rule("frontend", "ns3", "frontend", ["v1=v1"])
+
+
+def frontend_listener_routes(resources) -> list:
+    config = next(r for r in resources.route_configs if r["name"] == f"{FRONTEND}:80")
+    return config["virtual_hosts"][0]["routes"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "kept"),
+    [
+        ("sourceNamespace: istio-system", True),
+        ("sourceNamespace: ns3", False),
+        ("sourceLabels: {istio: ingressgateway}", True),
+        ("sourceLabels: {app: web}", False),
+        ("sourceLabels: {istio: ingressgateway}, sourceNamespace: ns3", False),
+    ],
+)
+def test_the_gateway_is_a_proxy_in_istio_system_with_the_ingress_gateway_labels(condition, kept):
+    text = service("frontend", "ns3", app="frontend") + FRONTEND_RULE + GATEWAY + source_vs(condition)
+    resources = build(text)
+    prefixes = [r["match"].get("prefix") for r in gateway_routes(resources)]
+    assert prefixes == (["/only", "/"] if kept else ["/"])
+
+
+def test_match_gateways_decide_alone_when_set():
+    # sourceMatchHTTP: with `gateways` in the match, sourceLabels are not looked at.
+    condition = "gateways: [gw], sourceLabels: {app: web}"
+    text = service("frontend", "ns3", app="frontend") + FRONTEND_RULE + GATEWAY + source_vs(condition)
+    resources = build(text)
+    assert [r["match"].get("prefix") for r in gateway_routes(resources)] == ["/only", "/"]
+
+
+CLIENTS = (("web-0", "ns1", {"app": "web"}), ("job-0", "ns2", {"app": "job"}))
+
+
+@pytest.mark.parametrize(
+    ("condition", "clients", "kept", "warned"),
+    [
+        ("sourceLabels: {app: web}", CLIENTS[:1], True, False),
+        ("sourceLabels: {app: job}", CLIENTS[:1], False, False),
+        ("sourceNamespace: ns1", CLIENTS[:1], True, False),
+        ("sourceNamespace: ns1", CLIENTS, True, True),
+        ("sourceLabels: {app: web}", (), True, True),
+    ],
+)
+def test_a_service_listener_applies_source_conditions_to_its_client_pods(condition, clients, kept, warned):
+    text = service("frontend", "ns3", app="frontend") + FRONTEND_RULE + source_vs(condition, "[mesh]")
+    resources = build(text, pods(("frontend-0", "ns3", {"app": "frontend", "version": "v1"}), *clients))
+    prefixes = [r["match"].get("prefix") for r in frontend_listener_routes(resources)]
+    assert prefixes == (["/only", "/"] if kept else ["/"])
+    key = condition.split(":")[0]
+    found = [w for w in resources.warnings if f"match[0].{key}:" in w]
+    assert bool(found) is warned
+
+
+# ---- fields that were silent: each works or is warned about ----------------------------------
+
+
+def test_a_wildcard_destination_rule_host_applies_to_the_services_it_covers():
+    # MostSpecificHostMatch: an exact host first, else the longest wildcard.
+    text = (service("frontend", "ns3", app="frontend") + rule("all", "ns3", "*.svc.cluster.local", ["a=v1"])
+            + rule("ns3", "ns3", "*.ns3.svc.cluster.local", ["b=v1"]))
+    mesh = mesh_of(text)
+    assert subset_names(mesh.destination_rule_for(FRONTEND)) == ["b"]
+    assert cluster_name(80, "b", FRONTEND) in clusters_by_name(build(text))
+
+
+def test_a_wildcard_virtual_service_host_routes_the_services_it_covers():
+    written = source_vs("sourceNamespace: ns3", "[mesh]")
+    wildcard = written.replace("[frontend]", '["*.ns3.svc.cluster.local"]')
+    text = service("frontend", "ns3", app="frontend") + FRONTEND_RULE + wildcard
+    assert mesh_of(text).mesh_virtual_service_for(FRONTEND).name == "frontend"
+    routes = frontend_listener_routes(build(text, pods(("web-0", "ns3", {"app": "web"}))))
+    assert [r["match"].get("prefix") for r in routes] == ["/only", "/"]
+
+
+def test_mirror_percent_in_its_protobuf_spelling_counts():
+    text = service("frontend", "ns3", app="frontend") + """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: frontend, namespace: ns3}
+spec:
+  hosts: [frontend]
+  http:
+  - route:
+    - destination: {host: frontend}
+    mirror: {host: frontend}
+    mirror_percent: 25
+"""
+    resources = build(text)
+    [route] = frontend_listener_routes(resources)
+    [mirror] = route["route"]["request_mirror_policies"]
+    assert mirror["runtime_fraction"]["default_value"] == {"numerator": 250000, "denominator": "MILLION"}
+    assert not [w for w in resources.warnings if "mirror_percent" in w]
+
+
+def test_a_match_name_extends_the_route_name():
+    # route.go TranslateRoute: the rule's name, then "." and the match's name.
+    text = service("frontend", "ns3", app="frontend") + FRONTEND_RULE + source_vs(
+        "name: only", "[mesh]").replace("- match: [", "- name: first\n    match: [")
+    assert frontend_listener_routes(build(text))[0]["name"] == "ns3/frontend/first.only/0"
+
+
+def test_gateway_server_fields_the_local_gateway_cannot_honour_are_warned_about():
+    server = GATEWAY.replace("    hosts: [\"*\"]", "    hosts: [\"*\"]\n    bind: 10.0.0.1\n"
+                             "    tls: {httpsRedirect: false, mode: SIMPLE}")
+    resources = build(service("frontend", "ns3", app="frontend") + server + gateway_vs())
+    found = [w for w in resources.warnings if "Gateway ns3/gw" in w]
+    assert any("spec.servers[0].bind: not supported" in w for w in found)
+    assert any("spec.servers[0].tls.mode: not supported" in w for w in found)
+    assert not any("httpsRedirect" in w for w in found)
+
+
+def test_an_external_name_service_is_warned_about():
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: outside, namespace: ns3}
+spec:
+  type: ExternalName
+  externalName: example.com
+  ports: [{name: http, port: 80}]
+"""
+    resources = build(text)
+    assert any("spec.externalName" in w and "example.com" in w for w in resources.warnings)
