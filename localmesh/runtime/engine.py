@@ -506,9 +506,10 @@ class Runtime:
 
 
 def _keyed(resources: Iterable[Resource]) -> dict:
+    """By key; a repeated resource takes the later body and keeps the first one's place (its
+    creation, as kubectl apply would create it): istiod merges and picks by creation order."""
     keyed: dict = {}
     for resource in resources:
-        keyed.pop(resource.key, None)
         keyed[resource.key] = resource
     return keyed
 
