@@ -643,7 +643,7 @@ class Mesh:
         if service_namespace is None:
             service_namespace = self._namespace_of(fqdn)
         namespace = namespace if namespace is not None else service_namespace
-        local, exported, root_local = _destination_rule_index(self.destination_rules)
+        local, exported, root_local = self._destination_rule_index()
         found = None
         if namespace != ROOT_NAMESPACE:
             found = _most_specific(fqdn, local.get(namespace, {}))
@@ -658,6 +658,18 @@ class Mesh:
         if not found:
             return None
         return found[-1].merged_rule()
+
+    def _destination_rule_index(self) -> tuple:
+        """_destination_rule_index of the current rules, kept until the list changes."""
+        rules = list(self.destination_rules)
+        cached = self.__dict__.get("_rule_index")
+        same = cached is not None and len(cached[0]) == len(rules) and all(
+            a is b for a, b in zip(cached[0], rules)
+        )
+        if not same:
+            cached = (rules, _destination_rule_index(rules))
+            self.__dict__["_rule_index"] = cached
+        return cached[1]
 
     def mesh_virtual_service_for(
         self, fqdn: str, namespace: Optional[str] = None
