@@ -733,14 +733,17 @@ class Mesh:
 
 
 def service_visible(service: Service, namespace: str) -> bool:
-    """A proxy in namespace sees service (PushContext.IsServiceVisible, Istio 1.29): no exportTo
-    annotation or "*" means everywhere, "." its own namespace, a name that namespace."""
+    """A proxy in namespace has service (PushContext.initServiceRegistry's index, Istio 1.29, which
+    decides what each namespace's proxies get): no exportTo annotation or "*" means everywhere;
+    else "~" means nowhere; else "." (or its own name) its own namespace, another name that one."""
     export = set(service.export_to)
-    if not export:
+    if not export or EXPORT_PUBLIC in export:
         return True
-    if EXPORT_PUBLIC in export or namespace in export:
-        return True
-    return EXPORT_PRIVATE in export and namespace == service.namespace
+    if EXPORT_NONE in export:
+        return False
+    if namespace == service.namespace:
+        return bool(export & {EXPORT_PRIVATE, service.namespace})
+    return namespace in export
 
 
 def gateway_selects_ingress(gateway: Gateway) -> bool:

@@ -214,6 +214,14 @@ def test_service_visibility_from_namespace_foo(namespace, annotation, visible):
     assert service_visible(found, "foo") is visible
 
 
+def test_export_to_none_hides_a_service_even_from_its_own_namespace_unless_public():
+    # initServiceRegistry: without "*", "~" drops every other exportTo value from the index.
+    [hidden] = mesh_of(service("svc", "bar", ".,~")).services
+    assert service_visible(hidden, "bar") is False
+    [own] = mesh_of(service("svc", "bar", ".")).services
+    assert service_visible(own, "bar") is True
+
+
 # ---- the builders: one Envoy for the gateway (istio-system) and the sidecars -----------------
 
 FRONTEND = "frontend.ns3.svc.cluster.local"
