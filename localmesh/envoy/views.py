@@ -95,10 +95,14 @@ def listener_namespace(mesh: Mesh, service: Service, topology: Topology) -> tupl
         for ns in namespaces
     }
     visible = [ns for ns in namespaces if seen[ns]["visible"]]
-    if service.namespace in visible:
-        chosen = service.namespace
-    else:
-        chosen = visible[0] if visible else namespaces[0]
+    if not visible:
+        # Istio's sidecars there have no listener for it and pass requests straight to a pod.
+        reason = (f"no client pod's namespace ({', '.join(namespaces)}) sees this Service: Istio's "
+                  f"sidecars there send its requests straight to a pod, without routing; localmesh "
+                  f"routes them as namespace {service.namespace} sees it")
+        where = _where(service.resource, service.export_to, annotation=True)
+        return service.namespace, [warning(service.resource, where, reason)]
+    chosen = service.namespace if service.namespace in visible else visible[0]
     differing = _differences(service, seen)
     if not differing:
         return chosen, []

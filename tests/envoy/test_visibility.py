@@ -531,3 +531,11 @@ spec:
 """
     resources = build(text)
     assert any("spec.externalName" in w and "example.com" in w for w in resources.warnings)
+
+
+def test_a_service_no_client_namespace_sees_is_routed_as_its_own_namespace_sees_it():
+    text = service("ads", "ns3", ".") + ADS_RULE + ads_vs("ns3", "v2")
+    resources = build(text, pods(("frontend-0", "ns1", {"app": "frontend"}), *ADS_PODS))
+    assert listener_cluster(resources) == cluster_name(80, "v2", ADS)
+    [found] = [w for w in resources.warnings if "no client pod's namespace" in w]
+    assert "metadata.annotations.networking.istio.io/exportTo" in found and "straight to a pod" in found
