@@ -33,7 +33,8 @@ ROUTING_KINDS = {
     ("networking.istio.io", "DestinationRule"),
     ("networking.istio.io", "Gateway"),
 }
-# Accepted and kept, but with no effect on local routing (the README says why for each).
+# Accepted and kept, with no effect on local routing, for reasons the README gives for each.
+# Any other kind is accepted as a cluster would, with a warning that it does nothing here.
 INERT_KINDS = {
     ("", "Namespace"),
     ("", "ServiceAccount"),
@@ -42,7 +43,6 @@ INERT_KINDS = {
     ("security.istio.io", "PeerAuthentication"),
     ("security.istio.io", "AuthorizationPolicy"),
 }
-SUPPORTED_KINDS = WORKLOAD_KINDS | ROUTING_KINDS | INERT_KINDS
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -847,14 +847,11 @@ def build_mesh(resources: Iterable[Resource]) -> Mesh:
             mesh.destination_rules.append(build_destination_rule(resource))
         elif kind == ("networking.istio.io", "Gateway"):
             mesh.gateways.append(build_gateway(resource))
-        elif kind in INERT_KINDS:
-            mesh.inert.append(resource)
         else:
-            raise ManifestError(
-                resource.source.path,
-                resource.source.line,
-                f"kind {resource.kind} ({resource.api_version}) is not supported by the local mesh",
-            )
+            # A cluster stores every kind its API serves (the analyzer refuses the others before
+            # this): the local mesh keeps it too. Outside INERT_KINDS, the builders say that it has
+            # no effect here.
+            mesh.inert.append(resource)
     return mesh
 
 

@@ -25,7 +25,7 @@ from localmesh.envoy.policy import tcp_hashes_source_ip
 from localmesh.envoy.routes import RouteContext, service_default_routes, virtual_service_routes
 from localmesh.envoy.views import ClusterPlan, client_pods, listener_namespace
 from localmesh.envoy.warnings import warning
-from localmesh.model import HTTP_PROTOCOLS, SNIFFED, Mesh, Service
+from localmesh.model import HTTP_PROTOCOLS, INERT_KINDS, SNIFFED, Mesh, Service
 from localmesh.topology import Topology
 
 MAX_DIRECT_RESPONSE_BODY = 1024 * 1024  # istiod's limit, which its webhook also enforces
@@ -133,6 +133,7 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
         resources.listeners.append(listener(name, topology.listen_host, topology.gateway_port, hcm))
     clusters, found = build_clusters(mesh, topology, plan)
     resources.clusters = clusters
+    warnings += without_local_effect(mesh)
     resources.warnings = list(dict.fromkeys(found + warnings))  # one each, first-seen order
     return resources
 
@@ -163,3 +164,13 @@ def _trace_name(mesh: Mesh, service: Service, topology: Topology) -> str:
     apps = sorted({e.labels.get("app") for e in service_endpoints(service, topology) if e.labels.get("app")})
     app = service.selector.get("app") or (apps[0] if apps else service.name)
     return f"{app}.{service.namespace}"
+
+
+def without_local_effect(mesh: Mesh) -> list:
+    """One warning per resource of a kind the local mesh keeps but does not act on."""
+    return [
+        warning(resource, ("kind",), f"kind {resource.kind} ({resource.api_version}) is accepted, "
+                "as a cluster would, but has no effect on the local mesh")
+        for resource in mesh.inert
+        if (resource.group, resource.kind) not in INERT_KINDS
+    ]

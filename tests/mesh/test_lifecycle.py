@@ -98,13 +98,16 @@ def test_a_port_in_use_is_one_clear_error_and_nothing_runs(tmp_path):
     assert processes_mentioning(str(state)) == []
 
 
-def test_an_unsupported_kind_is_refused_in_one_line(tmp_path):
+def test_a_kind_the_mesh_does_not_run_is_accepted_with_a_warning(tmp_path):
+    """A cluster stores a CronJob; the local mesh accepts it too, says it does nothing here,
+    and serves the rest."""
     cronjob = HERE / "manifests" / "cronjob.yaml"
-    result = subprocess.run(
-        [*LOCALMESH, "up", "--state-dir", str(tmp_path / "s"), "-f", str(cronjob)],
-        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"localmesh: {cronjob}:2: kind CronJob (batch/v1) is not supported by the local mesh"
-    )
+    mesh = MeshUp(tmp_path, [*BASE, cronjob]).wait_ready()
+    try:
+        assert get(mesh.gateway + "/")[0] == 200
+        workloads = {row.get("deployment") for row in mesh.status()["workloads"]}
+        assert "nightly" not in workloads
+        assert (f"Warning (CronJob ns3/nightly {cronjob}:3) kind: kind CronJob (batch/v1) is accepted, "
+                "as a cluster would, but has no effect on the local mesh") in mesh.output()
+    finally:
+        assert mesh.stop() == 0
