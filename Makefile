@@ -61,7 +61,19 @@ lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt
 	   $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
+
+# The workshop as a site (mkdocs.yml, docs/). Strict: a broken link, anchor or include fails the build.
+DOCS_PORT ?= 8000
+.PHONY: docs docs-serve
+# Material prints an end-of-life banner on every build; it says nothing about this site.
+docs docs-serve: export NO_MKDOCS_2_WARNING := 1
+
+docs: $(STAMP) ## Build the docs site into site/ (strict: a broken link fails)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP) ## Serve the docs site with live reload on http://127.0.0.1:8000 (DOCS_PORT=...)
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 # Containers
 # Images for docker-compose, kind and minikube. Build context is services/ (both images copy common/).
