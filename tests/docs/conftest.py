@@ -1,0 +1,30 @@
+"""The course replay's report: what it replayed, what it only showed and why, at the end of the run."""
+
+from __future__ import annotations
+
+import pytest
+
+# Filled by test_course_replay.py; printed once the session ends.
+_course_report: list = []
+
+
+@pytest.fixture(scope="session")
+def course_report() -> list:
+    return _course_report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _course_report:
+        return
+    replayed = [line for line in _course_report if line.startswith("replayed: ")]
+    checked = [line for line in _course_report if line.startswith("checked: ")]
+    shown = [line for line in _course_report if line.startswith("shown, not replayed: ")]
+    cluster_side = [line for line in shown if "the cluster side of a replayed step" in line]
+    terminalreporter.write_sep("-", "course replay")
+    terminalreporter.write_line(f"replayed {len(replayed)} local-mesh commands and checked {len(checked)} "
+                                "expectations of the course pages")
+    terminalreporter.write_line(f"not replayed: {len(cluster_side)} cluster commands, each shown next to "
+                                "its replayed local-mesh equivalent")
+    for line in shown:
+        if line not in cluster_side:
+            terminalreporter.write_line(f"not replayed: {line[len('shown, not replayed: '):]}")
