@@ -38,6 +38,10 @@ SPLIT_VIEWS = 400
 STATUS_CALLS = 20
 CONFIDENCE = 0.999
 WORKERS = 6
+# A split is observed one view at a time, as a learner refreshing a page sees it: when requests
+# overlap, Istio's default balancer (LEAST_REQUEST) favours the less busy pod, which skews a split
+# by replica count away from its share.
+SPLIT_WORKERS = 1
 READY_TIMEOUT = 240.0
 STOP_TIMEOUT = 90.0
 COMMAND_TIMEOUT = 300.0
@@ -59,6 +63,16 @@ EXPERIMENT_FILES = ("experiment.sqlite3", "experiment.sqlite3-wal", "experiment.
 
 class ReplayFailure(AssertionError):
     """A step whose page and behaviour disagree."""
+
+
+def require_current_venv() -> None:
+    """The course runs make targets, and make rebuilds .venv from scratch when the pins changed:
+    that must not happen under the running tests, so the replay starts only on a current venv."""
+    stamp = ".venv/.installed"
+    result = subprocess.run(["make", "-q", stamp], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise ReplayFailure(f"{stamp} is older than the pins (make would rebuild .venv under the running "
+                            "tests): run `make install` first")
 
 
 @dataclass(frozen=True)
@@ -274,7 +288,8 @@ class CourseReplay:
     def check_page(self, check: PageCheck) -> None:
         url = self.local_url(check.url, check.place)
         banners = isinstance(check.claim, (Always, Split))
-        views = observe(url, dict(check.headers), views_for(check.claim), banners)
+        workers = SPLIT_WORKERS if isinstance(check.claim, Split) else WORKERS
+        views = observe(url, dict(check.headers), views_for(check.claim), banners, workers)
         verdict = judge(check.claim, views)
         if verdict:
             raise ReplayFailure(f"{check.place}: {check.line}\n  {verdict}")
@@ -315,8 +330,8 @@ def first_line(block: Block) -> str:
     return commands[0] + (f" (+{len(commands) - 1} more)" if len(commands) > 1 else "")
 
 
-def observe(url: str, headers: dict, count: int, banners: bool) -> list:
-    """count requests from a few threads at once; banners: read each answer as a shop page."""
+def observe(url: str, headers: dict, count: int, banners: bool, workers: int) -> list:
+    """count requests from `workers` threads at once; banners: read each answer as a shop page."""
     def one(_: int) -> View:
         started = time.perf_counter()
         status, body = get(url, headers=headers, timeout=30)
@@ -324,7 +339,7 @@ def observe(url: str, headers: dict, count: int, banners: bool) -> list:
         version = banner_version(body) if banners and status == 200 else None
         return View(status, version or NO_BANNER, seconds, body)
 
-    with ThreadPoolExecutor(min(WORKERS, count)) as pool:
+    with ThreadPoolExecutor(min(workers, count)) as pool:
         return list(pool.map(one, range(count)))
 
 

@@ -13,7 +13,7 @@ import pytest
 from testkit.processes import REPO_ROOT
 
 from docs.coursebook import course_pages, read_page
-from docs.replayer import CourseReplay, ExperimentStoreAside
+from docs.replayer import CourseReplay, ExperimentStoreAside, require_current_venv
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(900)]
 
@@ -23,6 +23,7 @@ REPORT = REPO_ROOT / "test-artifacts" / "docs" / "course-replay.txt"
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, course_report):
+    require_current_venv()
     workdir = tmp_path_factory.mktemp("course")
     with ExperimentStoreAside(workdir / "experiment-store-of-this-checkout"):
         replay = CourseReplay(workdir)
