@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 
+# How long gunicorn keeps an idle keep-alive connection open. A client that reuses a pooled
+# connection just as the server closes it gets a reset (Envoy: 503 UC), so on every hop the
+# client must give up an idle connection first: the DestinationRules' idleTimeout (30 s) and
+# the storefront's ads client (30 s) are shorter than this.
+KEEPALIVE_SECONDS = 75
+
 
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -34,7 +40,7 @@ def gunicorn_settings(default_port: int) -> dict:
         "timeout": _int_env("GUNICORN_TIMEOUT", 30),
         # SIGTERM lets in-flight requests finish for this long.
         "graceful_timeout": _int_env("GUNICORN_GRACEFUL_TIMEOUT", 10),
-        "keepalive": 5,
+        "keepalive": _int_env("GUNICORN_KEEPALIVE", KEEPALIVE_SECONDS),
         # The apps write their own JSON access lines; gunicorn's would duplicate them.
         "accesslog": None,
         "errorlog": "-",
