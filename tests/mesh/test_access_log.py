@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mesh.accesslog import status_and_flags, wait_for_lines
+from mesh.envoyadmin import wait_endpoints_healthy
 from mesh.meshkit import ADS_V2, BASE, DESTINATION_RULE, get
 
 pytestmark = pytest.mark.envoy
@@ -34,6 +35,7 @@ ISTIO_TEXT_LINE = re.compile(
 
 def test_each_request_is_one_istio_format_line_with_its_response_flags(mesh_up):
     mesh = mesh_up(*BASE, ADS_V2, DESTINATION_RULE, FLAGS_VS)
+    wait_endpoints_healthy(mesh)
     ads = mesh.listener("advertisements") + "/ads"
     sent = {}
     for flag in ("abort", "delay", "none", None):
