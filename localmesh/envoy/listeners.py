@@ -14,6 +14,7 @@ from localmesh.envoy.names import (
     HCM_TYPE,
     HTTP_INSPECTOR_TYPE,
     ROUTER_TYPE,
+    STDOUT_ACCESS_LOG_TYPE,
     TCP_PROXY_TYPE,
 )
 from localmesh.topology import TracingConfig
@@ -28,6 +29,48 @@ def http_filters() -> list:
         {"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}},
         {"name": CORS_FILTER, "typed_config": {"@type": CORS_TYPE}},
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
+    ]
+
+
+# The fields of Istio's default TEXT access log, in its order: %RESPONSE_FLAGS% (UC, UH, NR, NC,
+# UF, URX...) says why Envoy answered as it did, %UPSTREAM_HOST% which pod it talked to.
+ACCESS_LOG_FIELDS = (
+    "[%START_TIME%]",
+    '"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%"',
+    "%RESPONSE_CODE%",
+    "%RESPONSE_FLAGS%",
+    "%RESPONSE_CODE_DETAILS%",
+    "%CONNECTION_TERMINATION_DETAILS%",
+    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%"',
+    "%BYTES_RECEIVED%",
+    "%BYTES_SENT%",
+    "%DURATION%",
+    "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    '"%REQ(X-FORWARDED-FOR)%"',
+    '"%REQ(USER-AGENT)%"',
+    '"%REQ(X-REQUEST-ID)%"',
+    '"%REQ(:AUTHORITY)%"',
+    '"%UPSTREAM_HOST%"',
+    "%UPSTREAM_CLUSTER_RAW%",
+    "%UPSTREAM_LOCAL_ADDRESS%",
+    "%DOWNSTREAM_LOCAL_ADDRESS%",
+    "%DOWNSTREAM_REMOTE_ADDRESS%",
+    "%REQUESTED_SERVER_NAME%",
+    "%ROUTE_NAME%",
+)
+ACCESS_LOG_FORMAT = " ".join(ACCESS_LOG_FIELDS) + "\n"
+
+
+def access_log() -> list:
+    """One line per request on Envoy's stdout, as an Istio sidecar with its default access log."""
+    return [
+        {
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": {
+                "@type": STDOUT_ACCESS_LOG_TYPE,
+                "log_format": {"text_format_source": {"inline_string": ACCESS_LOG_FORMAT}},
+            },
+        }
     ]
 
 
@@ -60,6 +103,7 @@ def http_connection_manager(
         "codec_type": "AUTO",
         **route_source,
         "http_filters": http_filters(),
+        "access_log": access_log(),
         # x-request-id: generated when missing, an incoming one kept (apps copy it onwards).
         "generate_request_id": True,
         "preserve_external_request_id": True,

@@ -21,6 +21,7 @@ HTTP_INSPECTOR_TYPE = f"{_API}.extensions.filters.listener.http_inspector.v3.Htt
 PREVIOUS_PRIORITIES_TYPE = f"{_API}.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig"
 PREVIOUS_HOSTS_TYPE = f"{_API}.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
 HTTP_PROTOCOL_OPTIONS_TYPE = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+STDOUT_ACCESS_LOG_TYPE = f"{_API}.extensions.access_loggers.stream.v3.StdoutAccessLog"
 DATADOG_TYPE = "type.googleapis.com/envoy.config.trace.v3.DatadogConfig"
 
 DATADOG_CLUSTER = "datadog_agent"

@@ -14,7 +14,7 @@ if str(FRONTEND_DIR) not in sys.path:
 
 _ENV = (
     "ADS_URL", "SECRET_KEY", "DATABASE_URL", "AB_MODE", "AB_SHARE",
-    "EXPERIMENT_BASELINE_CTR", "EXPERIMENT_MDE",
+    "EXPERIMENT_BASELINE_CTR", "EXPERIMENT_MDE", "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL",
 )
 
 
@@ -33,14 +33,22 @@ def database_url(tmp_path) -> str:
 @pytest.fixture
 def make_app(database_url):
     from storefront import create_app
+    from storefront.experiment.wiring import current
+
+    made = []
 
     def make(ads_url: str, **config):
         settings = {"ADS_URL": ads_url, "SECRET_KEY": "test-secret", "TESTING": True}
         settings["DATABASE_URL"] = database_url
         settings.update(config)
-        return create_app(settings)
+        app = create_app(settings)
+        made.append(app)
+        return app
 
-    return make
+    yield make
+    # Each app's writer would otherwise wait at interpreter exit for a store a test took away.
+    for app in made:
+        current(app).writer.close(timeout=2.0)
 
 
 @pytest.fixture(scope="module")

@@ -163,6 +163,10 @@ def test_a_store_outage_loses_the_metric_never_the_page(make_app, ads_v2):
         ("AB_MODE", "always", "AB_MODE"),
         ("AB_SHARE", "half", "AB_SHARE"),
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL"),
+        ("EXPERIMENT_BUFFER", "lots", "EXPERIMENT_BUFFER"),
+        ("EXPERIMENT_BUFFER", "0", "EXPERIMENT_BUFFER"),
+        ("EXPERIMENT_WRITE_INTERVAL", "0", "EXPERIMENT_WRITE_INTERVAL"),
+        ("EXPERIMENT_WRITE_INTERVAL", "soon", "EXPERIMENT_WRITE_INTERVAL"),
     ],
 )
 def test_bad_settings_are_refused_with_a_line_naming_them(make_app, ads_v2, setting, value, named):

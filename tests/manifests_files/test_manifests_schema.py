@@ -12,8 +12,9 @@ from manifests_files.manifests import REPO, load, one, resources, yaml_files
 
 K8S_VERSION = "1.31"
 CORE_KINDS = {"Namespace", "Deployment", "Service", "ServiceAccount", "PersistentVolumeClaim"}
-# Applied instead of a base file, on purpose under the same name (issue 7: sticky A/B routing).
-REPLACING_ALTERNATIVES = {"istio/ads_v2/virtualservice-sticky.yaml"}
+# Applied over a base file, on purpose under the same name: the sticky A/B routing, and the
+# canary's DestinationRule (the base step's idle timeout plus the v1/v2 subsets).
+REPLACING_ALTERNATIVES = {"istio/ads_v2/virtualservice-sticky.yaml", "istio/ads_v2/destinationrule.yaml"}
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy"}
 
 

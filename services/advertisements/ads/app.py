@@ -27,7 +27,8 @@ def create_app(config: Optional[dict] = None) -> Flask:
     settings.update(overrides)
     settings["ADS_VERSION"] = check_version(settings.get("ADS_VERSION"), "ADS_VERSION")
 
-    app = Flask(__name__)
+    # No static route: the service serves JSON and SVG banners only (openapi.yaml lists every route).
+    app = Flask(__name__, static_folder=None)
     app.config.update(settings)
     configure_logging(SERVICE_NAME, app.config["ADS_VERSION"])
 

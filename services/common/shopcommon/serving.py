@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import os
 
+# How long gunicorn keeps an idle keep-alive connection open. A client that reuses a pooled
+# connection just as the server closes it gets a reset (Envoy: 503 UC), so on every hop the
+# client must give up an idle connection first: the DestinationRules' idleTimeout (30 s) and
+# the storefront's ads client (30 s) are shorter than this.
+KEEPALIVE_SECONDS = 75
+# gunicorn reads away at most 64 KiB of a body the app left unread before it reuses the
+# connection; past that it closes the connection, after a response that promised keep-alive.
+# The shop's apps take no body this large, so such requests are answered with
+# "Connection: close" up front: a proxy must not send its next request on that connection.
+MAX_KEPT_ALIVE_BODY = 16 * 1024
+
+
+def close_after_large_body(worker: object, req: object) -> None:
+    """gunicorn pre_request hook: answer a large or unsized body with Connection: close."""
+    headers = dict(getattr(req, "headers", ()))
+    length = headers.get("CONTENT-LENGTH", "")
+    chunked = "chunked" in headers.get("TRANSFER-ENCODING", "").lower()
+    if chunked or (length.isdigit() and int(length) > MAX_KEPT_ALIVE_BODY):
+        req.force_close()  # type: ignore[attr-defined]
+
 
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -34,7 +54,8 @@ def gunicorn_settings(default_port: int) -> dict:
         "timeout": _int_env("GUNICORN_TIMEOUT", 30),
         # SIGTERM lets in-flight requests finish for this long.
         "graceful_timeout": _int_env("GUNICORN_GRACEFUL_TIMEOUT", 10),
-        "keepalive": 5,
+        "keepalive": _int_env("GUNICORN_KEEPALIVE", KEEPALIVE_SECONDS),
+        "pre_request": close_after_large_body,
         # The apps write their own JSON access lines; gunicorn's would duplicate them.
         "accesslog": None,
         "errorlog": "-",

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Optional
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..config import AdsSettings
 from .model import AdsResponse, InvalidAdsResponse, parse_ads_response
+from .pool import MAX_IDLE_SECONDS, IdleLimitedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,13 @@ class BannerFetchError(Exception):
 class AdsClient:
     """One pooled requests.Session per app, shared by all its threads."""
 
-    def __init__(self, settings: AdsSettings, pool_size: int = 16) -> None:
+    def __init__(
+        self,
+        settings: AdsSettings,
+        pool_size: int = 16,
+        max_idle: float = MAX_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self.session = requests.Session()
@@ -82,7 +89,11 @@ class AdsClient:
         # No client retries: the mesh (Istio/Envoy) owns retries, and retrying here too
         # would multiply load on a struggling ads service. read=False re-raises a read
         # error as itself, so requests still reports a read timeout as a Timeout.
-        adapter = HTTPAdapter(
+        # A pooled connection idle for max_idle is closed before reuse: the server (Envoy, or
+        # gunicorn without a mesh) must never be the one closing it under a new request.
+        adapter = IdleLimitedAdapter(
+            max_idle=max_idle,
+            clock=clock,
             pool_connections=1,
             pool_maxsize=pool_size,
             max_retries=Retry(

@@ -72,6 +72,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"deleted {deleted['impressions']} impressions and {deleted['clicks']} clicks from {shown}")
             return 0
         report = build_report(store.segment_counts(engine), config.weights, config.mde, config.baseline)
+        dropped = store.dropped_counts(engine)
+        report["recording"] = {"dropped": {"impressions": dropped["impression"], "clicks": dropped["click"]}}
         print(json.dumps(report, indent=2))
         return 0
     except SQLAlchemyError as error:

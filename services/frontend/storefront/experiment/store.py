@@ -38,7 +38,8 @@ from .report import SegmentCounts
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2 added dropped_events; tables are only ever added, so version 1 data stays readable.
+SCHEMA_VERSION = 2
 DATABASE_FILE = "experiment.sqlite3"
 # Fixed key for pg_advisory_xact_lock, so concurrent workers create the schema one at a time.
 _SCHEMA_LOCK_KEY = 727_100_001
@@ -76,6 +77,17 @@ schema_version = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 EVENT_TABLES = {"impression": impressions, "click": clicks}
+# Events the writer had to drop (its buffer full during a store outage, a row the store refused),
+# counted per kind and reason, so the report shows every replica's losses.
+dropped_events = Table(
+    "dropped_events",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
 
 
 class StoreConfigError(ValueError):
@@ -201,9 +213,39 @@ def event_row(
 
 def insert_rows(engine: Engine, kind: str, rows: list[dict]) -> None:
     """Insert rows of one kind ('impression' or 'click') in one executemany."""
-    if rows:
-        with engine.begin() as conn:
-            conn.execute(insert(EVENT_TABLES[kind]), rows)
+    insert_events(engine, {kind: rows})
+
+
+def insert_events(engine: Engine, rows_by_kind: Mapping[str, list], drops: Optional[Mapping] = None) -> None:
+    """Insert events of each kind and drop counts ({(kind, reason): count}) in ONE transaction.
+
+    All or nothing, so a writer that retries after a failure never stores a row twice.
+    """
+    drop_rows = [
+        {"kind": kind, "reason": reason, "count": count, "created_at": _now()}
+        for (kind, reason), count in sorted((drops or {}).items())
+        if count
+    ]
+    if not drop_rows and not any(rows_by_kind.values()):
+        return
+    with engine.begin() as conn:
+        for kind, rows in rows_by_kind.items():
+            if rows:
+                conn.execute(insert(EVENT_TABLES[kind]), rows)
+        if drop_rows:
+            conn.execute(insert(dropped_events), drop_rows)
+
+
+def dropped_counts(engine: Engine, since: Optional[datetime] = None) -> dict[str, int]:
+    """Events dropped by every writer so far: {'impression': n, 'click': m}."""
+    totals = {kind: 0 for kind in EVENT_TABLES}
+    query = select(dropped_events.c.kind, func.sum(dropped_events.c.count)).group_by(dropped_events.c.kind)
+    if since is not None:
+        query = query.where(dropped_events.c.created_at >= since)
+    with engine.connect() as conn:
+        for kind, total in conn.execute(query):
+            totals[kind] = int(total or 0)
+    return totals
 
 
 def segment_counts(engine: Engine, since: Optional[datetime] = None) -> list[SegmentCounts]:
@@ -230,9 +272,9 @@ def segment_counts(engine: Engine, since: Optional[datetime] = None) -> list[Seg
 
 
 def reset_experiment(engine: Engine) -> dict[str, int]:
-    """Delete every impression and click (the schema stays); returns rows deleted per table."""
+    """Delete every impression, click and drop count (the schema stays); rows deleted per table."""
     deleted: dict[str, int] = {}
     with engine.begin() as conn:
-        for table in (impressions, clicks):
+        for table in (impressions, clicks, dropped_events):
             deleted[table.name] = conn.execute(table.delete()).rowcount
     return deleted

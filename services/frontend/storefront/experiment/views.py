@@ -70,9 +70,12 @@ def click(ad_id: str) -> Response:
 
 
 def _report(experiment: Experiment) -> dict:
-    # Read-your-writes for this worker's own queue; other workers write within their interval.
-    experiment.writer.flush(timeout=2.0)
+    # Read-your-writes for this worker's own buffer; other workers write within their interval.
+    # While the store is away the read below fails anyway: no point waiting for the buffer.
+    if experiment.writer.store_reachable:
+        experiment.writer.flush(timeout=2.0)
     counts = store.segment_counts(experiment.engine)
+    dropped = store.dropped_counts(experiment.engine)
     config = experiment.settings
     report = build_report(counts, config.weights, config.mde, config.baseline, srm_unit=experiment.srm_unit)
     report["experiment"] = {
@@ -86,6 +89,12 @@ def _report(experiment: Experiment) -> dict:
         "treatment_share": config.share,
         "store": make_url(config.database_url).get_backend_name(),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    writer = experiment.writer.stats()
+    report["recording"] = {
+        # Stored by every worker and replica: events lost while the store was away too long.
+        "dropped": {"impressions": dropped["impression"], "clicks": dropped["click"]},
+        "this_worker": {key: writer[key] for key in ("buffered", "written", "dropped", "store_reachable")},
     }
     return report
 

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 EXTENSION = "experiment"
 MODES = ("off", "sticky")
 # Keys a test (or `create_app(config)`) may set instead of the environment.
-_CONFIG_KEYS = ("DATABASE_URL", "AB_SHARE", "EXPERIMENT_BASELINE_CTR", "EXPERIMENT_MDE", "AB_MODE")
+_CONFIG_KEYS = (
+    "DATABASE_URL", "AB_SHARE", "EXPERIMENT_BASELINE_CTR", "EXPERIMENT_MDE", "AB_MODE",
+    "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL",
+)
 # Probes and static files neither need nor should get a customer cookie.
 _NO_CUSTOMER_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -113,7 +116,7 @@ def init_app(app: Flask) -> Experiment:
     """Wire the experiment into app. Raises ValueError for unusable settings (one line)."""
     config, mode = experiment_settings(app)
     engine = store.make_engine(config.database_url)
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, max_buffer=config.buffer, interval=config.write_interval)
     guard = SchemaGuard(engine)
     guard.ensure_now()
     experiment = Experiment(
