@@ -5,7 +5,7 @@
 CLUSTER_NAME="${CLUSTER_NAME:-ecommerce}"
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
 # shellcheck disable=SC2034  # used by the scripts that source this file
-IMAGES=(ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0)
+IMAGES=(ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0 ecommerce/traffic-generator:1.0)
 
 # Run a command, or with DRY_RUN=1 print it (shell-quoted, prefixed by "+ ") instead.
 run() {
@@ -89,7 +89,7 @@ warn_istioctl_version() {
   fi
 }
 
-# Build the three images with the project's `make images`.
+# Build the images with the project's `make images`.
 build_images() {
   # docker, because `kind load docker-image` and `minikube image load` read its image store.
   run "${MAKE:-make}" images CONTAINER_ENGINE=docker

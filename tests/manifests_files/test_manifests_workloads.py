@@ -16,7 +16,8 @@ STORES = [d for d in ALL_DEPLOYMENTS if d.doc["metadata"]["labels"]["app"] in TH
 SERVICES = [r for r in resources() if r.kind == "Service"]
 RECOMMENDED = [f"app.kubernetes.io/{key}" for key in ("name", "instance", "version", "component", "part-of")]
 DD_TAGS = [f"tags.datadoghq.com/{key}" for key in ("env", "service", "version")]
-IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/advertisements:2.0"}
+IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/advertisements:2.0",
+          "ecommerce/traffic-generator:1.0"}
 # Removed or ignored since ddtrace 3: a manifest that sets them is out of date.
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
 # Tracer features the demo does not need and that cost throughput (bench/tracing_bench.py).
@@ -187,7 +188,7 @@ def test_frontend_env(deployment):
 def test_traffic_generator_is_steady_and_bounded():
     (generator,) = [d for d in DEPLOYMENTS if d.name == "traffic-generator"]
     container = only_container(generator)
-    assert container["image"] == "ecommerce/frontend:1.0"
+    assert container["image"] == "ecommerce/traffic-generator:1.0"
     assert container["command"][:3] == ["python", "-m", "traffic"]
     assert "ports" not in container
     env = {name: item.get("value") for name, item in env_of(container).items()}
