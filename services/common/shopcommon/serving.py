@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
+import threading
+
+# How long an exiting worker may take for its exit handlers: ddtrace's last flush of traces, the
+# experiment writer's last records. ddtrace retries an agent that does not answer for about 3 s per
+# flush (not configurable); the engines and Kubernetes send SIGKILL 10 s and 30 s after SIGTERM.
+# With an agent answering, the handlers take milliseconds.
+EXIT_HANDLERS_SECONDS = 1.5
 
 # How long gunicorn keeps an idle keep-alive connection open. A client that reuses a pooled
 # connection just as the server closes it gets a reset (Envoy: 503 UC), so on every hop the
@@ -63,4 +72,31 @@ def gunicorn_settings(default_port: int) -> dict:
         # gunicorn 27's control socket lives in $HOME; side-by-side servers would fight over
         # it, and a read-only root filesystem cannot hold it. The shop does not use it.
         "control_socket_disable": True,
+        "worker_exit": end_worker_after_exit_handlers,
     }
+
+
+def end_worker_after_exit_handlers(server: object, worker: object) -> None:
+    """gunicorn's worker_exit hook: run the exit handlers, EXIT_HANDLERS_SECONDS at most, and end.
+
+    It runs once the worker has finished its requests. The handlers run as the interpreter would run
+    them; the interpreter's teardown after them (about a second with ddtrace's native threads) keeps
+    nothing and is skipped. A worker that failed exits as it is, with its status for the master.
+    """
+    leaving = sys.exc_info()[1]
+    if not (isinstance(leaving, SystemExit) and leaving.code in (0, None)):
+        return
+    pid = os.getpid()
+
+    def give_up() -> None:
+        os.write(2, f"[{pid}] exit handlers (trace flush) not done within {EXIT_HANDLERS_SECONDS} s; is the "
+                    "trace agent reachable? The worker exits without them\n".encode())
+        os._exit(0)
+
+    timer = threading.Timer(EXIT_HANDLERS_SECONDS, give_up)
+    timer.daemon = True
+    timer.start()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

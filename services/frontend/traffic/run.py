@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 
@@ -69,6 +70,9 @@ def run(config: TrafficConfig) -> int:
 
     progress = gevent.spawn(report_progress)
     gevent.spawn_later(config.duration, runner.quit)
+    # SIGTERM (docker stop, Kubernetes) ends the run as its duration would. Python as a container's
+    # PID 1 would otherwise ignore it until the engine's SIGKILL.
+    gevent.signal_handler(signal.SIGTERM, runner.quit)
     runner.greenlet.join()
     progress.kill()
 
