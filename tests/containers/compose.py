@@ -1,10 +1,8 @@
-"""docker-compose.yml for the tests: read it as compose does; run it with podman-compose through make."""
+"""docker-compose.yml for the tests: read it as compose does; run it through make with either engine."""
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,6 @@ from testkit.processes import REPO_ROOT
 from containers import engine
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-PROJECT_LABEL = "io.podman.compose.project"
 # ${NAME}, ${NAME:-default} and ${NAME-default}, the forms docker-compose.yml uses.
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
 # Variables the host may set that would change what compose starts; the tests control them.
@@ -52,24 +49,19 @@ def load(environ: Optional[dict] = None) -> dict:
     return interpolate(yaml.safe_load(COMPOSE_FILE.read_text()), environ or {})
 
 
-def podman_compose() -> Optional[str]:
-    """The podman-compose the Makefile would pick: PATH first, else the venv's pinned one."""
-    found = shutil.which("podman-compose")
-    venv = REPO_ROOT / ".venv" / "bin" / "podman-compose"
-    return found or (str(venv) if venv.is_file() else None)
-
-
-def clean_env(**overrides: str) -> dict:
-    """podman's environment without the host's compose variables, plus overrides."""
-    env = {k: v for k, v in engine.podman_env().items() if k not in COMPOSE_VARIABLES}
+def clean_env(chosen: Optional[engine.Engine] = None, **overrides: str) -> dict:
+    """The engine's environment without the host's compose variables, plus overrides."""
+    base = chosen.env() if chosen else engine.podman_env()
+    env = {k: v for k, v in base.items() if k not in COMPOSE_VARIABLES}
     env.update(overrides)
     return env
 
 
 @dataclass
 class Project:
-    """One podman-compose project started by `make compose-up`, on its own gateway port."""
+    """One compose project started by `make compose-up`, under its own name and gateway port."""
 
+    engine: engine.Engine
     name: str
     gateway_port: int
     env_file: Path
@@ -79,7 +71,7 @@ class Project:
     @property
     def compose_command(self) -> str:
         # --env-file: an empty one, so a developer's .env cannot change what the tests start.
-        return f"{podman_compose()} -p {self.name} --env-file {self.env_file}"
+        return f"{self.engine.compose_command()} -p {self.name} --env-file {self.env_file}"
 
     @property
     def url(self) -> str:
@@ -87,32 +79,36 @@ class Project:
 
     def make(self, target: str, timeout: float = 1800) -> str:
         """`make compose-up|compose-down` with this project's compose command; the output, or fail."""
-        result = subprocess.run(
-            ["make", "--no-print-directory", target, "CONTAINER_ENGINE=podman",
-             f"COMPOSE={self.compose_command}", f"GATEWAY_PORT={self.gateway_port}"],
-            cwd=REPO_ROOT, env=clean_env(**self.environment), capture_output=True, text=True, timeout=timeout,
+        result = self.engine.make(
+            target, f"COMPOSE={self.compose_command}", f"GATEWAY_PORT={self.gateway_port}",
+            env=clean_env(self.engine, **self.environment), timeout=timeout,
         )
-        output = result.stdout + result.stderr
-        if result.returncode != 0:
-            raise AssertionError(f"make {target} exited {result.returncode}:\n{output[-6000:]}")
-        return output
+        return result.stdout + result.stderr
 
     def container(self, service: str) -> str:
-        """The container name podman-compose gives a service (project_service_1)."""
-        return f"{self.name}_{service}_1"
+        """Compose v2 names a container project-service-1, podman-compose project_service_1."""
+        separator = "_" if self.engine.name == "podman" else "-"
+        return separator.join((self.name, service, "1"))
+
+    @property
+    def label(self) -> str:
+        key = "io.podman.compose.project" if self.engine.name == "podman" else "com.docker.compose.project"
+        return f"label={key}={self.name}"
 
     def leftovers(self) -> dict:
-        """Everything of this project podman still has: containers, networks, pods."""
-        label = f"label={PROJECT_LABEL}={self.name}"
-        containers = engine.podman("ps", "--all", "--filter", label, "--format", "{{.Names}}").stdout.split()
-        networks = engine.podman("network", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split()
-        pods = [p for p in engine.podman("pod", "ls", "--format", "{{.Name}}").stdout.split()
-                if p == f"pod_{self.name}"]
+        """Everything of this project the engine still has: containers, networks (and podman's pods)."""
+        run = self.engine.run
+        containers = run("ps", "--all", "--filter", self.label, "--format", "{{.Names}}").stdout.split()
+        networks = run("network", "ls", "--filter", self.label, "--format", "{{.Name}}").stdout.split()
+        pods = []
+        if self.engine.name == "podman":
+            names = run("pod", "ls", "--format", "{{.Name}}").stdout.split()
+            pods = [pod for pod in names if pod == f"pod_{self.name}"]
         return {kind: found for kind, found in
                 (("containers", containers), ("networks", networks), ("pods", pods)) if found}
 
     def logs(self, service: str) -> str:
-        result = engine.podman("logs", self.container(service), check=False)
+        result = self.engine.run("logs", self.container(service), check=False)
         return result.stdout + result.stderr
 
     def all_logs(self, tail: int = 1500) -> str:

