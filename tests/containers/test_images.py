@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from testkit.processes import REPO_ROOT
 
-from containers import engine
+from containers import compose, engine
 from containers.conftest import REPORT
 
 # The first test pays for the cold build (base image + every image, minutes on a fresh machine).
@@ -224,6 +224,19 @@ def test_image_size_is_reported_and_small(docker_engine, docker_images, name):
     REPORT[f"{name} size, MB"] = round(size_mb, 1)
     # Debian's python3 and the venv (ddtrace alone is ~45 MB); build tools would push it far past this.
     assert size_mb < 350, f"{name} is {size_mb:.0f} MB"
+
+
+def test_mesh_image_renders_the_canary_without_the_analyzer(docker_engine, docker_images):
+    """The mesh image carries localmesh's builders but not the analyzer's schema packages (over 100 MB):
+    its entrypoint renders docker-compose.yml's arguments with what it has."""
+    mesh = docker_engine.ref("ecommerce/mesh:1.0")
+    command = compose.load()["services"]["mesh"]["command"]
+    result = docker_engine.run("run", "--rm", mesh, *command, "--print", check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["static_resources"]["listeners"], result.stdout[:2000]
+    missing = docker_engine.run("run", "--rm", "--entrypoint", "python3", mesh,
+                                "-c", _IMPORTABLE, "kubernetes_validate", "re2", "yaml")
+    assert missing.stdout.split() == ["yaml"], missing.stdout
 
 
 _IMPORTABLE = "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m)))"
