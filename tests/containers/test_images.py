@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import shutil
@@ -65,47 +66,6 @@ def test_runs_as_non_root_numeric_user(docker_engine, docker_images, name):
 
 
 @pytest.mark.parametrize("name", SERVICE_IMAGES)
-def test_starts_and_healthz_answers(docker_engine, docker_images, name):
-    ref = docker_images[name]
-    config = docker_engine.inspect_image(ref)["Config"]
-    healthcheck = docker_engine.healthcheck(ref)
-    assert config["Cmd"] == ["ddtrace-run", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    assert config.get("WorkingDir") == "/app"
-    assert "/healthz" in " ".join(healthcheck.get("Test", [])), f"{name}: no HEALTHCHECK"
-    with engine.run_container(docker_engine, ref, _container_port(docker_engine, ref)) as container:
-        status, body = _get(f"{container.url}/healthz")
-        assert status == 200, body
-        health = docker_engine.run_healthcheck(container.name, healthcheck["Test"])
-        assert health.returncode == 0, f"{name}: HEALTHCHECK failed: {health.stdout}{health.stderr}"
-        worker_uid = container.exec("sh", "-c", "grep '^Uid:' /proc/1/status").stdout.split()[1]
-        assert worker_uid not in ("0", "1337")
-
-
-@pytest.mark.parametrize("name", SERVICE_IMAGES)
-def test_starts_with_a_read_only_root_filesystem(docker_engine, docker_images, name):
-    """k8s/ runs the containers with readOnlyRootFilesystem and only /tmp writable."""
-    ref = docker_images[name]
-    with engine.run_container(docker_engine, ref, _container_port(docker_engine, ref), read_only=True) as c:
-        status, body = _get(f"{c.url}/healthz")
-        assert status == 200, body
-
-
-@pytest.mark.parametrize("version", ["1.0", "2.0"])
-def test_advertisements_image_reports_its_version(docker_engine, docker_images, version):
-    ref = docker_images[f"ecommerce/advertisements:{version}"]
-    env = _image_env(docker_engine, ref)
-    assert (env.get("ADS_VERSION"), env.get("DD_VERSION"), env.get("DD_SERVICE")) == (
-        version, version, "advertisements"
-    )
-    with engine.run_container(docker_engine, ref, 5002) as container:
-        status, body = _get(f"{container.url}/ads")
-        assert status == 200
-        payload = json.loads(body)
-        assert payload["version"] == version
-        assert all(f"version={version}" in ad["banner_url"] for ad in payload["ads"])
-
-
-@pytest.mark.parametrize("name", SERVICE_IMAGES)
 def test_spans_are_named_after_the_service_not_the_integration(docker_engine, docker_images, name):
     # Without it ddtrace 4 names the web spans "flask" (no version tag) when DD_SERVICE equals
     # the service name it infers itself.
@@ -114,35 +74,76 @@ def test_spans_are_named_after_the_service_not_the_integration(docker_engine, do
     assert env.get("DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED") == "true"
 
 
-def test_frontend_container_shows_the_banner_of_the_advertisements_container(docker_engine, docker_images):
-    """The frontend's default ADS_URL (http://advertisements:5002) resolves on a docker network."""
+@pytest.fixture(scope="module")
+def shop(docker_engine, docker_images):
+    """The three service images running at once, as k8s/ runs them (read-only root, /tmp writable), on one
+    docker network where ads 2.0 answers as `advertisements`; no trace agent anywhere. name -> Container."""
     network = f"shoptest-{uuid.uuid4().hex[:8]}"
     docker_engine.run("network", "create", network)
     try:
-        with engine.run_container(
-            docker_engine, docker_images["ecommerce/advertisements:2.0"], 5002, network=network,
-            alias="advertisements",
-        ), engine.run_container(docker_engine, docker_images["ecommerce/frontend:1.0"], 3000,
-                                network=network) as frontend:
-            status, html = _get(f"{frontend.url}/")
-            assert status == 200
-            assert 'data-ads-version="2.0"' in html, html[:2000]
+        with contextlib.ExitStack() as stack:
+            running = {}
+            for name, alias in (("ecommerce/advertisements:2.0", "advertisements"),
+                                ("ecommerce/advertisements:1.0", None), ("ecommerce/frontend:1.0", None)):
+                ref = docker_images[name]
+                running[name] = stack.enter_context(engine.run_container(
+                    docker_engine, ref, _container_port(docker_engine, ref), network=network, alias=alias,
+                    read_only=True,
+                ))
+            yield running
     finally:
         docker_engine.run("network", "rm", network, check=False)
 
 
-@pytest.mark.parametrize("name", ["ecommerce/frontend:1.0", "ecommerce/advertisements:1.0"])
-def test_stops_on_sigterm_within_5_s_with_no_trace_agent(docker_engine, docker_images, name):
-    """`docker stop --time 5` after traced requests, with no agent listening: the engine's SIGTERM ends
-    it, so the engine never sends its SIGKILL (ddtrace's last flush is bounded, remote config is off)."""
-    ref = docker_images[name]
-    with engine.run_container(docker_engine, ref, _container_port(docker_engine, ref)) as container:
-        path, headers = ("/ads", {"page-source": "home"}) if "advertisements" in name else ("/", {})
-        for _ in range(5):
-            assert _get(f"{container.url}{path}", headers)[0] == 200
-        record = engine.stop_and_record(docker_engine, container.name, grace_seconds=5)
-        REPORT[f"docker stop of {name} without an agent, s"] = round(record.seconds or -1, 2)
-        assert record.ended_on_sigterm, (record, container.logs()[-3000:])
+@pytest.mark.parametrize("name", SERVICE_IMAGES)
+def test_answers_healthz_and_its_own_healthcheck_as_non_root(docker_engine, shop, name):
+    container = shop[name]
+    config = docker_engine.inspect_image(docker_engine.ref(name))["Config"]
+    healthcheck = docker_engine.healthcheck(docker_engine.ref(name))
+    assert config["Cmd"] == ["ddtrace-run", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    assert config.get("WorkingDir") == "/app"
+    assert "/healthz" in " ".join(healthcheck.get("Test", [])), f"{name}: no HEALTHCHECK"
+    status, body = _get(f"{container.url}/healthz")
+    assert status == 200, body
+    health = docker_engine.run_healthcheck(container.name, healthcheck["Test"])
+    assert health.returncode == 0, f"{name}: HEALTHCHECK failed: {health.stdout}{health.stderr}"
+    worker_uid = container.exec("sh", "-c", "grep '^Uid:' /proc/1/status").stdout.split()[1]
+    assert worker_uid not in ("0", "1337")
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_advertisements_image_reports_its_version(docker_engine, shop, version):
+    name = f"ecommerce/advertisements:{version}"
+    env = _image_env(docker_engine, docker_engine.ref(name))
+    assert (env.get("ADS_VERSION"), env.get("DD_VERSION"), env.get("DD_SERVICE")) == (
+        version, version, "advertisements"
+    )
+    status, body = _get(f"{shop[name].url}/ads", {"page-source": "home"})
+    assert status == 200
+    payload = json.loads(body)
+    assert payload["version"] == version
+    assert all(f"version={version}" in ad["banner_url"] for ad in payload["ads"])
+
+
+def test_frontend_container_shows_the_banner_of_the_advertisements_container(shop):
+    """The frontend's default ADS_URL (http://advertisements:5002) resolves on a docker network."""
+    for _ in range(3):
+        status, html = _get(f"{shop['ecommerce/frontend:1.0'].url}/")
+        assert status == 200
+        assert 'data-ads-version="2.0"' in html, html[:2000]
+
+
+@pytest.mark.parametrize("name", SERVICE_IMAGES)
+def test_stops_on_sigterm_within_5_s_with_no_trace_agent(docker_engine, shop, name):
+    """`docker stop --time 5` right after a traced request, with no agent listening: the
+    engine's SIGTERM ends it, so the engine never sends its SIGKILL (ddtrace's last flush is bounded,
+    remote configuration is off)."""
+    container = shop[name]
+    path, headers = ("/ads", {"page-source": "home"}) if "advertisements" in name else ("/", {})
+    assert _get(f"{container.url}{path}", headers)[0] == 200
+    record = engine.stop_and_record(docker_engine, container.name, grace_seconds=5)
+    REPORT[f"docker stop of {name} without an agent, s"] = round(record.seconds or -1, 2)
+    assert record.ended_on_sigterm, (record, container.logs()[-3000:])
 
 
 # Paths that may hold certificates legitimately: the OS trust store and certifi's bundle.
