@@ -30,8 +30,9 @@ def test_requirements_are_pinned_in_constraints():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
             pins[name.strip().lower().replace("_", "-")] = version.strip()
-    for service in ("advertisements", "frontend"):
-        for line in (REPO_ROOT / "services" / service / "requirements.txt").read_text().splitlines():
+    for requirements in sorted((REPO_ROOT / "services").glob("*/requirements.txt")):
+        service = requirements.parent.name
+        for line in requirements.read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
