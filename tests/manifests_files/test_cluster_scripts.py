@@ -29,7 +29,8 @@ APPLY_AND_WAIT = [
     "kubectl --context {ctx} -n ns1 wait --for=condition=Available deployment --all",
     "kubectl --context {ctx} -n ns3 wait --for=condition=Available deployment --all",
 ]
-IMAGES = "ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0 ecommerce/traffic-generator:1.0"
+IMAGES = ("ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/advertisements:2.0 "
+          "ecommerce/traffic-generator:1.0")
 
 EXPECTED = {
     "kind-up": [
