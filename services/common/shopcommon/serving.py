@@ -6,13 +6,15 @@ import atexit
 import os
 import sys
 import threading
+import time
+from types import FrameType
+from typing import Optional
 
-# How long an exiting worker may take for its exit handlers: ddtrace's last flush of traces, the
-# experiment writer's last records. ddtrace retries an agent that does not answer for about 3 s per
-# flush (not configurable); the engines and Kubernetes send SIGKILL 10 s and 30 s after SIGTERM.
-# With an agent answering, the handlers take milliseconds.
-EXIT_HANDLERS_SECONDS = 1.5
-
+# How long an exiting worker may wait on ddtrace's last flush of traces. ddtrace retries an agent
+# that does not answer for about 3 s per flush (not configurable), and may flush twice; the engines
+# and Kubernetes send SIGKILL 10 s and 30 s after SIGTERM. With an agent answering it takes
+# milliseconds. The app's own exit handlers (the experiment writer's) keep their own time limits.
+TRACE_FLUSH_SECONDS = 1.5
 # How long gunicorn keeps an idle keep-alive connection open. A client that reuses a pooled
 # connection just as the server closes it gets a reset (Envoy: 503 UC), so on every hop the
 # client must give up an idle connection first: the DestinationRules' idleTimeout (30 s) and
@@ -77,26 +79,45 @@ def gunicorn_settings(default_port: int) -> dict:
 
 
 def end_worker_after_exit_handlers(server: object, worker: object) -> None:
-    """gunicorn's worker_exit hook: run the exit handlers, EXIT_HANDLERS_SECONDS at most, and end.
+    """gunicorn's worker_exit hook: run the exit handlers, then end the worker.
 
     It runs once the worker has finished its requests. The handlers run as the interpreter would run
-    them; the interpreter's teardown after them (about a second with ddtrace's native threads) keeps
-    nothing and is skipped. A worker that failed exits as it is, with its status for the master.
+    them, except that ddtrace's get TRACE_FLUSH_SECONDS in all; the interpreter's teardown after them
+    (about a second with ddtrace's native threads) keeps nothing and is skipped. A worker that failed
+    exits as it is, with its status for the master.
     """
     leaving = sys.exc_info()[1]
     if not (isinstance(leaving, SystemExit) and leaving.code in (0, None)):
         return
-    pid = os.getpid()
-
-    def give_up() -> None:
-        os.write(2, f"[{pid}] exit handlers (trace flush) not done within {EXIT_HANDLERS_SECONDS} s; is the "
-                    "trace agent reachable? The worker exits without them\n".encode())
-        os._exit(0)
-
-    timer = threading.Timer(EXIT_HANDLERS_SECONDS, give_up)
-    timer.daemon = True
-    timer.start()
+    watcher = threading.Thread(target=_end_when_ddtrace_handlers_overrun, args=(threading.get_ident(),),
+                               name="exit-watch", daemon=True)
+    watcher.start()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
+    os._exit(0)
+
+
+def running_exit_handler(frame: Optional[FrameType]) -> Optional[str]:
+    """The file of the exit handler that end_worker_after_exit_handlers is running in frame's stack."""
+    while frame is not None and frame.f_back is not None:
+        if frame.f_back.f_code is end_worker_after_exit_handlers.__code__:
+            return frame.f_code.co_filename
+        frame = frame.f_back
+    return None
+
+
+def _end_when_ddtrace_handlers_overrun(thread_id: int) -> None:
+    ddtrace_dir = f"{os.sep}ddtrace{os.sep}"
+    spent = 0.0
+    last = time.monotonic()
+    while spent < TRACE_FLUSH_SECONDS:
+        time.sleep(0.05)
+        now = time.monotonic()
+        handler = running_exit_handler(sys._current_frames().get(thread_id))
+        if handler is not None and ddtrace_dir in handler:
+            spent += now - last
+        last = now
+    os.write(2, f"[{os.getpid()}] traces not flushed within {TRACE_FLUSH_SECONDS} s (is the trace agent "
+                "reachable?); the worker exits without them\n".encode())
     os._exit(0)
