@@ -196,14 +196,21 @@ def run_container(
     alias: Optional[str] = None,
     publish: bool = True,
     read_only: bool = False,
+    writable: tuple = ("/tmp",),
 ) -> Iterator[Container]:
-    """Run image detached (its own CMD) on a free 127.0.0.1 port until /healthz answers; always remove it."""
+    """Run image detached (its own CMD) on a free 127.0.0.1 port until /healthz answers; always remove it.
+
+    read_only: as the Kubernetes manifests run it, a read-only root with empty folders (emptyDir) on writable.
+    """
     name = f"shoptest-{uuid.uuid4().hex[:10]}"
     port = free_port()
     args = ["run", "--detach", "--name", name]
     if read_only:
-        # As the Kubernetes manifests run it: read-only root, an emptyDir on /tmp.
-        args += ["--read-only", "--tmpfs", "/tmp"]
+        # The pod's fsGroup makes an emptyDir the user's; a tmpfs over a folder of the image is root's
+        # 755 (the engines copy up its mode, not its owner), so it is handed to the image's user.
+        uid, _, gid = engine.inspect_image(image)["Config"].get("User", "0").partition(":")
+        owner = f"uid={uid},gid={gid or uid}"
+        args += ["--read-only", *(arg for folder in writable for arg in ("--tmpfs", f"{folder}:{owner}"))]
     if publish:
         args += ["--publish", f"127.0.0.1:{port}:{container_port}"]
     if network:

@@ -76,8 +76,9 @@ def test_spans_are_named_after_the_service_not_the_integration(docker_engine, do
 
 @pytest.fixture(scope="module")
 def shop(docker_engine, docker_images):
-    """The three service images running at once, as k8s/ runs them (read-only root, /tmp writable), on one
-    docker network where ads 2.0 answers as `advertisements`; no trace agent anywhere. name -> Container."""
+    """The three service images running at once, as k8s/ runs them (read-only root; emptyDirs on /tmp, and
+    on /app/instance for the frontend's SQLite store), on one docker network where ads 2.0 answers as
+    `advertisements`; no trace agent anywhere. name -> Container."""
     network = f"shoptest-{uuid.uuid4().hex[:8]}"
     docker_engine.run("network", "create", network)
     try:
@@ -86,9 +87,10 @@ def shop(docker_engine, docker_images):
             for name, alias in (("ecommerce/advertisements:2.0", "advertisements"),
                                 ("ecommerce/advertisements:1.0", None), ("ecommerce/frontend:1.0", None)):
                 ref = docker_images[name]
+                writable = ("/tmp", "/app/instance") if "frontend" in name else ("/tmp",)
                 running[name] = stack.enter_context(engine.run_container(
                     docker_engine, ref, _container_port(docker_engine, ref), network=network, alias=alias,
-                    read_only=True,
+                    read_only=True, writable=writable,
                 ))
             yield running
     finally:
