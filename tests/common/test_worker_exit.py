@@ -1,5 +1,6 @@
-"""How a gunicorn worker ends (shopcommon.serving's worker_exit hook): its exit handlers run, ddtrace's
-get 1.5 s in all (it retries an agent that does not answer for seconds), the app's keep their own time.
+"""How a gunicorn worker ends (shopcommon.serving's worker_exit hook): its exit handlers run; ddtrace's
+get TRACE_FLUSH_SECONDS (1 s) in all, as it retries an agent that does not answer for seconds; the app's
+keep their own time.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Optional
 # that does not answer for about 3 s per flush (not configurable), and may flush twice; the engines
 # and Kubernetes send SIGKILL 10 s and 30 s after SIGTERM. With an agent answering it takes
 # milliseconds. The app's own exit handlers (the experiment writer's) keep their own time limits.
-TRACE_FLUSH_SECONDS = 1.5
+TRACE_FLUSH_SECONDS = 1.0
 # How long gunicorn keeps an idle keep-alive connection open. A client that reuses a pooled
 # connection just as the server closes it gets a reset (Envoy: 503 UC), so on every hop the
 # client must give up an idle connection first: the DestinationRules' idleTimeout (30 s) and
