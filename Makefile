@@ -14,8 +14,8 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < ((3, 12) if sys.platform == "darwin" else (3, 11)))' || { \
-	  echo "make install: the pinned packages need Python 3.11 or newer (3.12 on macOS: gevent's wheels)," \
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < ((3, 12) if sys.platform == "darwin" else (3, 11, 5)))' || { \
+	  echo "make install: the pinned packages need Python 3.11.5 or newer (3.12 on macOS: gevent's wheels)," \
 	    "$(PYTHON) is $$($(PYTHON) -V 2>&1); choose another with PYTHON=python3.12"; exit 1; }
 	@# A fresh venv each time the pins change: a package dropped from the pins must not linger.
 	rm -rf $(VENV)

