@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,15 +79,32 @@ class Resource:
         return f"{self.kind} {self.namespace}/{self.name} {self.source}"
 
 
-def expand_paths(paths: Iterable[PathLike]) -> list[Path]:
-    """Files as given, and every *.yaml/*.yml below a folder, in sorted order."""
+@dataclass(frozen=True)
+class Kustomization:
+    """A folder given with -k: the files its kustomization.yaml lists under `resources:`."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))
+
+
+def expand_paths(paths: Iterable[Union[PathLike, Kustomization]]) -> list[Path]:
+    """Files as given, every *.yaml/*.yml below a folder in sorted order, a Kustomization's resources."""
     files: list[Path] = []
     for raw in paths:
+        if isinstance(raw, Kustomization):
+            files.extend(kustomization_files(raw.folder))
+            continue
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
             if not found:
                 raise ManifestError(path, 0, "folder holds no .yaml or .yml files")
+            for file in found:
+                if file.name in KUSTOMIZATION_FILES:
+                    reason = f"a kustomization, not a resource: read {file.parent} with -k"
+                    raise ManifestError(file, 0, reason)
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -95,8 +113,98 @@ def expand_paths(paths: Iterable[PathLike]) -> list[Path]:
     return files
 
 
-def load_paths(paths: Iterable[PathLike]) -> list[Resource]:
-    """Every resource in the given files and folders, in file order."""
+# The names kustomize looks for in a folder, in its order.
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZATION_TYPE = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+
+
+def kustomization_files(folder: PathLike) -> list[Path]:
+    """The files of `kubectl apply -k folder`, in the order its `resources:` lists them.
+
+    Only `resources:` is read: local files, and folders that have their own kustomization. As in
+    kustomize, a file must be in or below the kustomization's folder, and one resource id (apiVersion,
+    kind, namespace, name) may appear once. Any other kustomize field is refused: localmesh would
+    otherwise run something other than what the cluster gets.
+    """
+    files = _kustomization_files(Path(folder), ())
+    seen: dict = {}
+    for path in files:
+        for resource in load_file(path):
+            key = (resource.api_version, resource.kind, resource.namespace, resource.name)
+            if key in seen:
+                reason = (f"{resource.kind} {resource.namespace}/{resource.name} is already in the"
+                          f" kustomization ({seen[key]}); kustomize refuses two resources with one id")
+                raise ManifestError(path, resource.source.line, reason)
+            seen[key] = resource.source
+    return files
+
+
+def _kustomization_files(folder: Path, parents: tuple) -> list[Path]:
+    if not folder.is_dir():
+        raise ManifestError(folder, 0, "-k needs a folder holding a kustomization.yaml")
+    candidates = [folder / name for name in KUSTOMIZATION_FILES if (folder / name).is_file()]
+    if len(candidates) != 1:
+        reason = "more than one of" if candidates else "none of"
+        raise ManifestError(folder, 0, f"{reason} {', '.join(KUSTOMIZATION_FILES)} in this folder")
+    (file,) = candidates
+    root = folder.resolve()
+    if root in parents:
+        raise ManifestError(file, 0, "resources: a cycle of kustomizations comes back to this folder")
+    try:
+        node = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(file, 0, f"cannot read: {error}") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        raise ManifestError(file, mark.line + 1 if mark else 0, f"invalid YAML: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise ManifestError(file, 0, f"invalid YAML: {error}") from None
+    if not isinstance(node, yaml.MappingNode):
+        raise ManifestError(file, 1, "a kustomization must be a mapping")
+    resources = None
+    for key, value in node.value:
+        line = key.start_mark.line + 1
+        name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+        if name in _KUSTOMIZATION_TYPE:
+            if not isinstance(value, yaml.ScalarNode) or value.value != _KUSTOMIZATION_TYPE[name]:
+                raise ManifestError(file, line, f"{name}: expected {_KUSTOMIZATION_TYPE[name]}")
+        elif name == "resources":
+            resources = value
+        else:
+            reason = (f"field {name!r} is not supported: localmesh reads only 'resources' (render it with"
+                      " `kubectl kustomize` and give the output with -f)")
+            raise ManifestError(file, line, reason)
+    if not isinstance(resources, yaml.SequenceNode) or not resources.value:
+        line = resources.start_mark.line + 1 if resources is not None else 1
+        raise ManifestError(file, line, "resources: expected a list of files and folders")
+    files: list[Path] = []
+    for index, item in enumerate(resources.value):
+        line = item.start_mark.line + 1
+        entry = item.value if isinstance(item, yaml.ScalarNode) else ""
+        where = f"resources[{index}] {entry!r}"
+        if not entry:
+            raise ManifestError(file, line, f"resources[{index}]: expected a relative path")
+        if "://" in entry or entry.startswith(("github.com/", "git@")):
+            raise ManifestError(file, line, f"{where}: remote resources are not supported")
+        target = Path(os.path.normpath(folder / entry))  # istio/shop, not istio/canary/../shop
+        if target.is_dir():
+            if not any((target / name).is_file() for name in KUSTOMIZATION_FILES):
+                raise ManifestError(file, line, f"{where}: a folder without a kustomization.yaml; kustomize"
+                                    " reads a folder only through its own kustomization")
+            files.extend(_kustomization_files(target, (*parents, root)))
+        elif target.is_file():
+            if not target.resolve().is_relative_to(root):
+                reason = (f"{where}: outside {folder}; kustomize loads a file only in or below the"
+                          " kustomization's folder (give its folder a kustomization.yaml)")
+                raise ManifestError(file, line, reason)
+            files.append(target)
+        else:
+            raise ManifestError(file, line, f"{where}: no such file or folder")
+    return files
+
+
+def load_paths(paths: Iterable[Union[PathLike, Kustomization]]) -> list[Resource]:
+    """Every resource in the given files, folders and kustomizations, in file order."""
     resources: list[Resource] = []
     for path in expand_paths(paths):
         resources.extend(load_file(path))

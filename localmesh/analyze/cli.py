@@ -1,4 +1,4 @@
-"""`localmesh analyze FILE_OR_DIR...`: check manifests like `kubectl apply` and `istioctl analyze`."""
+"""`localmesh analyze [FILE_OR_DIR | -k DIR]...`: check manifests like kubectl apply and istioctl analyze."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 from localmesh.analyze.engine import analyze
 from localmesh.analyze.messages import ERROR, INFO, LEVEL_RANK, WARNING
 from localmesh.loader import expand_paths, load_paths
+from localmesh.manifest_options import AppendManifests, add_kustomize_option, manifest_sources
 
 _LEVELS = {"error": ERROR, "warning": WARNING, "info": INFO}
 
@@ -17,10 +18,13 @@ def register(subcommands: argparse._SubParsersAction) -> None:
         "analyze",
         help="check manifests offline like kubectl apply (strict schema) and istioctl analyze",
         description="Check Kubernetes and Istio manifests offline. Files are applied in the order given"
-        " (folders in sorted order): a later resource with the same kind/namespace/name replaces the"
-        " earlier one. Exit status: 0 clean, 1 a message at or above --fail-on, 2 unreadable input.",
+        " (folders in sorted order, -k DIR in its kustomization's order): a later resource with the same"
+        " kind/namespace/name replaces the earlier one. Exit status: 0 clean, 1 a message at or above"
+        " --fail-on, 2 unreadable input.",
     )
-    parser.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="manifest files or folders")
+    parser.add_argument("manifests", nargs="*", action=AppendManifests, default=[], metavar="FILE_OR_DIR",
+                        help="manifest files or folders")
+    add_kustomize_option(parser)
     parser.add_argument(
         "--fail-on", choices=sorted(_LEVELS), default="error",
         help="lowest message level that makes the exit status 1 (default: error)",
@@ -30,7 +34,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    files = expand_paths(args.paths)
+    files = expand_paths(manifest_sources(args))
     resources = load_paths(files)  # ManifestError: cli.main prints it as one line
     messages = analyze(resources)
     for found in messages:

@@ -12,6 +12,7 @@ from localmesh.envoy.bootstrap import build_static_config
 from localmesh.envoy.plan import DEFAULT_HOST_TEMPLATE, parse_endpoint, render_topology
 from localmesh.envoy.resources import build_resources
 from localmesh.loader import load_paths
+from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.model import build_mesh
 from localmesh.topology import TracingConfig
 
@@ -25,8 +26,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
         "Each Deployment is served by one host: by default its name (a compose service) on its "
         "container port.",
     )
-    parser.add_argument("-f", "--filename", dest="paths", action="append", required=True,
-                        metavar="FILE_OR_DIR", help="manifest file or folder (repeatable)")
+    add_manifest_options(parser)
     parser.add_argument("--listen-host", default="127.0.0.1", help="address Envoy listens on")
     parser.add_argument("--endpoint", action="append", default=[], metavar="DEPLOYMENT=HOST:PORT",
                         help="where a Deployment is served ('name' or 'ns/name'; repeatable)")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"localmesh: {error}", file=sys.stderr)
             return 2
         endpoints[key] = (host, port)
-    resources = load_paths(args.paths)  # ManifestError: cli.main prints it as one line
+    resources = load_paths(manifest_sources(args))  # ManifestError: cli.main prints it as one line
     if not args.skip_analyze:
         # Imported here: the analyzer's schema packages are not in the mesh image, which renders with
         # --skip-analyze.

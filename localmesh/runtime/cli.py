@@ -13,6 +13,7 @@ from typing import Optional
 
 from localmesh.analyze import analyzer_report
 from localmesh.loader import expand_paths, load_paths, load_text
+from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.runtime.control import ControlServer, NotRunning, call, pid_alive, read_control
 from localmesh.runtime.statusview import format_status
 
@@ -38,15 +39,10 @@ def _add_state(parser: argparse.ArgumentParser) -> None:
                         f"(default: $LOCALMESH_STATE or ./{DEFAULT_STATE})")
 
 
-def _add_files(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--filename", dest="files", action="append", required=True,
-                        metavar="FILE_OR_DIR", help="manifest file or folder (repeatable)")
-
-
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add up, apply, delete, status and logs."""
     up = subcommands.add_parser("up", help="run the manifests here, in the foreground, until Ctrl-C")
-    _add_files(up)
+    add_manifest_options(up)
     _add_state(up)
     up.add_argument("--gateway-port", type=int, default=None,
                     help="gateway listener port (default: $GATEWAY_PORT or 8080)")
@@ -69,12 +65,12 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     up.set_defaults(handler=cmd_up)
 
     apply = subcommands.add_parser("apply", help="add or change resources in the running mesh")
-    _add_files(apply)
+    add_manifest_options(apply)
     _add_state(apply)
     apply.set_defaults(handler=lambda args: _change(args, "/apply"))
 
     delete = subcommands.add_parser("delete", help="remove resources from the running mesh")
-    _add_files(delete)
+    add_manifest_options(delete)
     _add_state(delete)
     delete.set_defaults(handler=lambda args: _change(args, "/delete"))
 
@@ -106,7 +102,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"localmesh: {error}", file=sys.stderr)
         return 2
     state = state_dir(args)
-    resources = load_paths(args.files)
+    resources = load_paths(manifest_sources(args))
     verdict = analyzer_report(resources)
     for line in verdict.warnings + verdict.refusals:
         print(line, file=sys.stderr)
@@ -229,7 +225,7 @@ def _handlers(runtime: object) -> dict:
 
 def _change(args: argparse.Namespace, path: str) -> int:
     files = []
-    for file in expand_paths(args.files):
+    for file in expand_paths(manifest_sources(args)):
         load_paths([file])  # one-line errors for bad YAML before anything is sent
         files.append({"path": str(file), "text": file.read_text(encoding="utf-8")})
     try:
