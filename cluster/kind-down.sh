@@ -4,9 +4,9 @@
 set -euo pipefail
 here="${BASH_SOURCE[0]%/*}"
 [ "$here" = "${BASH_SOURCE[0]}" ] && here=.
-cd "$here/../.."
+cd "$here/.."
 # shellcheck source=lib.sh
-. k8s/cluster/lib.sh
+. cluster/lib.sh
 
 require_tools kind-down kind
 run kind delete cluster --name "$CLUSTER_NAME"

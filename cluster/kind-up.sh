@@ -4,9 +4,9 @@
 set -euo pipefail
 here="${BASH_SOURCE[0]%/*}"
 [ "$here" = "${BASH_SOURCE[0]}" ] && here=.
-cd "$here/../.."
+cd "$here/.."
 # shellcheck source=lib.sh
-. k8s/cluster/lib.sh
+. cluster/lib.sh
 
 require_tools kind-up kind kubectl istioctl docker make
 warn_istioctl_version kind-up
@@ -16,7 +16,7 @@ context="kind-$CLUSTER_NAME"
 if [ "${DRY_RUN:-0}" != 1 ] && kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
   echo "kind cluster $CLUSTER_NAME exists: reusing it"
 else
-  run kind create cluster --name "$CLUSTER_NAME" --config k8s/cluster/kind.yaml --wait 120s
+  run kind create cluster --name "$CLUSTER_NAME" --config cluster/kind.yaml --wait 120s
 fi
 install_istio "$context"
 build_images

@@ -96,14 +96,13 @@ build_images() {
 }
 
 # Apply the shop in both namespaces and wait until every Deployment is available.
-# Namespaces first: `kubectl apply -f DIR` goes alphabetically, and namespace.yaml sorts last.
+# The namespace first: `kubectl apply -f` applies in the order given. `-k` (kustomize) puts
+# Namespaces first by itself.
 apply_shop() {
   local context="$1"
   run kubectl --context "$context" apply -f k8s/namespace.yaml
   run kubectl --context "$context" apply -f k8s/frontend.yaml -f k8s/advertisements.yaml
-  run kubectl --context "$context" apply -f istio/ecommerce-istio/namespace.yaml
-  run kubectl --context "$context" apply -f istio/ecommerce-istio/
-  run kubectl --context "$context" apply -f istio/frontend-gateway.yaml
+  run kubectl --context "$context" apply -k istio/shop
   run kubectl --context "$context" -n istio-system rollout status deployment/istio-ingressgateway \
     --timeout "$ROLLOUT_TIMEOUT"
   run kubectl --context "$context" -n ns1 wait --for=condition=Available deployment --all \
@@ -115,5 +114,5 @@ apply_shop() {
 # Istio's demo profile plus the workshop's tracing and gateway settings.
 install_istio() {
   local context="$1"
-  run istioctl install --context "$context" -y -f istio/install/istio-operator.yaml
+  run istioctl install --context "$context" -y -f cluster/istio-operator.yaml
 }

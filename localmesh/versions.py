@@ -1,7 +1,7 @@
 """The Istio release whose behaviour localmesh reproduces: its CRD schemas, routing and analyzer.
 
 Everything that depends on the Istio version reads it from here: Python code imports it, scripts
-run `python -m localmesh.versions`, and the cluster scripts (k8s/cluster/lib.sh), which must run
+run `python -m localmesh.versions`, and the cluster scripts (cluster/lib.sh), which must run
 without the venv, read the ISTIO_VERSION line with sed, so it stays a plain double-quoted literal.
 """
 

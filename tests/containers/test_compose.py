@@ -23,6 +23,7 @@ from testkit.processes import REPO_ROOT, free_port
 
 from containers import compose, engine
 from containers.conftest import REPORT
+from localmesh.loader import Kustomization, expand_paths
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
@@ -40,30 +41,30 @@ AGENT_ERRORS = re.compile(r"failed to send|connection refused|error sending|coul
 # --- the compose file against the manifests (no engine needed) ---------------------------------------
 
 def _mesh_args(services: dict) -> tuple:
-    """(manifest paths, {deployment: (host, port)}) from the mesh service's command."""
+    """(the -f/-k arguments, {deployment: (host, port)}) from the mesh service's command."""
     command = services[MESH_SERVICE]["command"]
-    paths, endpoints = [], {}
+    manifests, endpoints = [], {}
     for flag, value in zip(command[::2], command[1::2]):
-        if flag in ("-f", "--filename"):
-            paths.append(value)
+        if flag in ("-f", "--filename", "-k", "--kustomize"):
+            manifests += [flag, value]
         elif flag == "--endpoint":
             name, _, address = value.partition("=")
             host, _, port = address.rpartition(":")
             endpoints[name] = (host, int(port))
         else:
             raise AssertionError(f"mesh command: unexpected {flag} {value}")
-    return paths, endpoints
+    return manifests, endpoints
 
 
-def _documents(paths: list, kind: str) -> dict:
+def _documents(manifests: list, kind: str) -> dict:
     """name -> resource of kind, parsed with PyYAML from the files the mesh renders."""
+    sources = [Kustomization(REPO_ROOT / value) if flag in ("-k", "--kustomize") else REPO_ROOT / value
+               for flag, value in zip(manifests[::2], manifests[1::2])]
     found = {}
-    for entry in paths:
-        path = REPO_ROOT / entry
-        for file in sorted(path.glob("*.y*ml")) if path.is_dir() else [path]:
-            for document in yaml.safe_load_all(file.read_text()):
-                if document and document.get("kind") == kind:
-                    found[document["metadata"]["name"]] = document
+    for file in expand_paths(sources):
+        for document in yaml.safe_load_all(file.read_text()):
+            if document and document.get("kind") == kind:
+                found[document["metadata"]["name"]] = document
     return found
 
 
@@ -85,8 +86,8 @@ def services() -> dict:
 
 
 def test_mesh_renders_the_canary_make_run_serves(services):
-    paths, _ = _mesh_args(services)
-    assert paths == _makefile_list("SHOP_MANIFESTS"), "compose's mesh and `make run` must serve one set"
+    manifests, _ = _mesh_args(services)
+    assert manifests == _makefile_list("CANARY"), "compose's mesh and `make run` must serve one set"
 
 
 def test_every_deployment_is_a_compose_service_on_its_container_port(services):
@@ -203,7 +204,7 @@ def test_mesh_requirements_are_pinned_in_constraints():
 
 
 def test_mesh_entrypoint_reports_bad_input_in_one_line():
-    shop = ["-f", "istio/ecommerce-istio"]
+    shop = ["-k", "istio/shop"]
     for args, needle in (
         ([*shop, "--endpoint", "nosuch=host:1"], "nosuch"),
         ([*shop, "--endpoint", "frontend=no-port"], "frontend=no-port"),

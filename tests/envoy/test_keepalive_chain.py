@@ -18,7 +18,7 @@ import pytest
 from shopcommon.serving import KEEPALIVE_SECONDS, gunicorn_settings
 
 from localmesh.envoy import build_resources
-from localmesh.loader import load_paths
+from localmesh.loader import kustomization_files, load_paths
 from localmesh.model import build_mesh
 from localmesh.topology import Topology
 
@@ -29,12 +29,11 @@ from storefront.ads.pool import MAX_IDLE_SECONDS  # noqa: E402
 ENVOY_DEFAULT_IDLE = 3600.0  # HttpProtocolOptions.idle_timeout when unset, for both directions
 APP_SERVICES = ("frontend.ns3.svc.cluster.local", "advertisements.ns3.svc.cluster.local")
 PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-ISTIO_SHOP = ["istio/ecommerce-istio", "istio/frontend-gateway.yaml"]
-ISTIO_CANARY = ISTIO_SHOP + ["istio/ads_v2"]
+ISTIO_SHOP = kustomization_files(ROOT / "istio" / "shop")
+ISTIO_CANARY = ISTIO_SHOP + kustomization_files(ROOT / "istio" / "canary")
 STEPS = {
     "v1-only": ISTIO_SHOP,
     "canary": ISTIO_CANARY,
-    "canary-sticky": ISTIO_CANARY + ["istio/ads_v2/virtualservice-sticky.yaml"],
     **{f"canary+{p.stem}": ISTIO_CANARY + [str(p.relative_to(ROOT))]
        for p in sorted((ROOT / "istio" / "scenarios").glob("*.yaml"))},
 }

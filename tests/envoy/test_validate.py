@@ -14,18 +14,20 @@ from testkit.processes import REPO_ROOT
 from localmesh.envoy import build_bootstrap, build_resources, build_static_config, discovery_files
 from localmesh.envoy import cli as envoy_cli
 from localmesh.envoy.plan import render_topology
-from localmesh.loader import load_paths, load_text
+from localmesh.loader import kustomization_files, load_paths, load_text
 from localmesh.model import build_mesh
 from localmesh.topology import TracingConfig
 
-ISTIO = ["istio/ecommerce-istio", "istio/frontend-gateway.yaml", "istio/ads_v2"]
+ISTIO_SHOP = kustomization_files(REPO_ROOT / "istio" / "shop")
+ISTIO = ISTIO_SHOP + kustomization_files(REPO_ROOT / "istio" / "canary")
+CANARY_ARGS = ["-k", "istio/shop", "-k", "istio/canary"]
 SCENARIOS = sorted(f"istio/scenarios/{p.name}" for p in (REPO_ROOT / "istio" / "scenarios").glob("*.yaml"))
 MANIFEST_SETS = {
     "k8s-v1": ["k8s/namespace.yaml", "k8s/frontend.yaml", "k8s/advertisements.yaml"],
     "k8s-service-networking": [
         "k8s/namespace.yaml", "k8s/frontend.yaml", "k8s/advertisements.yaml", "k8s/service-networking",
     ],
-    "istio-v1": ["istio/ecommerce-istio", "istio/frontend-gateway.yaml"],
+    "istio-v1": ISTIO_SHOP,
     "istio-canary": ISTIO,
     **{f"scenario-{p.rsplit('/', 1)[-1]}": [*ISTIO, p] for p in SCENARIOS},
 }
@@ -178,7 +180,7 @@ def first_address(cluster):
 def test_render_prints_a_config_envoy_accepts(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     status, out, err = render(
-        capsys, *[a for p in ISTIO for a in ("-f", p)], "--listen-host", "0.0.0.0",
+        capsys, *CANARY_ARGS, "--listen-host", "0.0.0.0",
         "--endpoint", "ns3/advertisements-v2=ads-two:6000",
     )
     assert status == 0, err
@@ -200,7 +202,7 @@ def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, mon
     monkeypatch.chdir(REPO_ROOT)
     output = tmp_path / "envoy.json"
     status, out, err = render(
-        capsys, *[a for p in ISTIO for a in ("-f", p)], "--trace-agent", "test-agent:8126",
+        capsys, *CANARY_ARGS, "--trace-agent", "test-agent:8126",
         "--trace-env", "workshop-istio", "--format", "json", "--output", str(output),
     )
     assert status == 0 and out == "", err
@@ -209,14 +211,14 @@ def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, mon
     assert first_address(clusters["datadog_agent"]) == {"address": "test-agent", "port_value": 8126}
     result = validate(output)
     assert result.returncode == 0, result.stdout + result.stderr
-    status, out, _ = render(capsys, *[a for p in ISTIO for a in ("-f", p)], "--format", "json")
+    status, out, _ = render(capsys, *CANARY_ARGS, "--format", "json")
     untraced = json.loads(out)["static_resources"]["clusters"]
     assert status == 0 and "datadog_agent" not in {c["name"] for c in untraced}
 
 
 def test_render_json(capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
-    status, out, _ = render(capsys, "-f", "istio/ecommerce-istio", "--format", "json")
+    status, out, _ = render(capsys, "-k", "istio/shop", "--format", "json")
     assert status == 0 and "static_resources" in json.loads(out)
 
 
@@ -233,7 +235,7 @@ def test_render_json(capsys, monkeypatch):
 )
 def test_render_bad_arguments_give_one_line(capsys, monkeypatch, argv, message):
     monkeypatch.chdir(REPO_ROOT)
-    status, out, err = render(capsys, "-f", "istio/ecommerce-istio", *argv)
+    status, out, err = render(capsys, "-k", "istio/shop", *argv)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
 
@@ -255,14 +257,14 @@ def test_render_warns_about_what_kubectl_accepts_and_renders_it(capsys, monkeypa
     monkeypatch.chdir(REPO_ROOT)
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_SUBSET)
-    status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad))
+    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad))
     assert status == 0, err
     assert "static_resources" in yaml.safe_load(out)
     assert f"warning: Error [IST0101] (VirtualService ns3/ads {bad}:8)" in err
     # The builder's own warning names the same place.
     assert f"{bad}:8) spec.http[0].route[0].destination.subset" in err
     # --skip-analyze renders without the analyzer's lines.
-    status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad), "--skip-analyze")
+    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad), "--skip-analyze")
     assert status == 0 and "static_resources" in yaml.safe_load(out)
     assert "IST0101" not in err and f"{bad}:8) spec.http[0].route[0].destination.subset" in err
 
@@ -299,7 +301,7 @@ def test_render_refuses_what_the_api_server_refuses(capsys, monkeypatch, tmp_pat
     text, refusals = SCHEMA_ERRORS[case]
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    status, out, err = render(capsys, "-f", "istio/ecommerce-istio", "-f", str(bad))
+    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad))
     assert status == 1 and out == ""
     lines = err.splitlines()
     for refusal in refusals:

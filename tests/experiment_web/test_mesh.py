@@ -25,14 +25,11 @@ from testkit.browser import launch_chromium
 from testkit.processes import REPO_ROOT, SERVICES
 
 from experiment_web.webkit import cells, wait_for
+from localmesh.loader import kustomization_files
 
 ISTIO = REPO_ROOT / "istio"
-CANARY = [
-    ISTIO / "frontend-gateway.yaml",
-    ISTIO / "ads_v2" / "advertisements_v2.yaml",
-    ISTIO / "ads_v2" / "destinationrule.yaml",
-    ISTIO / "ads_v2" / "virtualservice.yaml",
-]
+SHOP = kustomization_files(ISTIO / "shop")
+CANARY = kustomization_files(ISTIO / "canary")
 ARTIFACTS = ALL_ARTIFACTS / "experiment"
 
 
@@ -53,12 +50,12 @@ def shop(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("experiment-mesh")
     manifests = tmp / "manifests"
     manifests.mkdir()
-    for path in sorted((ISTIO / "ecommerce-istio").glob("*.yaml")):
+    for path in SHOP:
         if path.name == "frontend.yaml":
             frontend_with_database(path, manifests / path.name, f"sqlite:///{tmp / 'experiment.sqlite3'}")
         else:
             shutil.copy(path, manifests / path.name)
-    mesh = MeshUp(tmp, [manifests, *CANARY]).wait_ready()
+    mesh = MeshUp(tmp, [*(manifests / path.name for path in SHOP), *CANARY]).wait_ready()
     try:
         yield mesh.gateway
     finally:

@@ -1,5 +1,5 @@
 """Sticky per-customer assignment: the hash share (2,000 customers) and the route through a REAL Envoy
-built from the shipped manifests with istio/ads_v2/virtualservice-sticky.yaml, in front of real
+built from the shipped canary with istio/scenarios/sticky-ab.yaml, in front of real
 ads 1.0/2.0 and a real frontend (gunicorn) with AB_MODE=sticky."""
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ from testkit.processes import REPO_ROOT, free_port, run_service
 
 from experiment_web.webkit import banner, cells, wait_for
 from localmesh.envoy import build_static_config
-from localmesh.loader import load_paths
+from localmesh.loader import kustomization_files, load_paths
 from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology
 
 CONFIDENCE = 0.999
 NAMESPACE = "ns3"
 MANIFESTS = [
-    REPO_ROOT / "istio" / "ecommerce-istio",
-    REPO_ROOT / "istio" / "frontend-gateway.yaml",
-    REPO_ROOT / "istio" / "ads_v2" / "advertisements_v2.yaml",
-    REPO_ROOT / "istio" / "ads_v2" / "destinationrule.yaml",
-    REPO_ROOT / "istio" / "ads_v2" / "virtualservice-sticky.yaml",
+    *kustomization_files(REPO_ROOT / "istio" / "shop"),
+    *kustomization_files(REPO_ROOT / "istio" / "canary"),
+    REPO_ROOT / "istio" / "scenarios" / "sticky-ab.yaml",
 ]
 ARM_VERSION = {"v1": "1.0", "v2": "2.0"}
 PRODUCTS = ["cast-iron-skillet", "two-person-tent", "wireless-earbuds", "merino-beanie"]

@@ -10,11 +10,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+# Everything under these is a Kubernetes resource to apply, or a kustomization naming a set of them.
+# Inputs to other tools (kind, istioctl, helm) live in cluster/.
 MANIFEST_ROOTS = ("k8s", "istio")
-
-# Files that are not cluster resources: tool configuration read by kind, helm and istioctl.
-NOT_RESOURCES = {"k8s/datadog/values.yaml", "k8s/datadog/values-istio.yaml"}
-TOOL_CONFIG_KINDS = {("kind.x-k8s.io/v1alpha4", "Cluster"), ("install.istio.io/v1alpha1", "IstioOperator")}
+KUSTOMIZATION = "kustomization.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,14 +53,12 @@ def load(path: str) -> list[dict[str, Any]]:
 
 
 def resources(under: str = "") -> list[Resource]:
-    """Every Kubernetes/Istio resource shipped under a folder (tool configs excluded)."""
+    """Every Kubernetes/Istio resource shipped under a folder (the kustomizations name sets of them)."""
     found = []
     for path in yaml_files():
-        if path in NOT_RESOURCES or not path.startswith(under):
+        if path.rsplit("/", 1)[-1] == KUSTOMIZATION or not path.startswith(under):
             continue
-        for doc in load(path):
-            if (doc.get("apiVersion"), doc.get("kind")) not in TOOL_CONFIG_KINDS:
-                found.append(Resource(path, doc))
+        found += [Resource(path, doc) for doc in load(path)]
     return found
 
 

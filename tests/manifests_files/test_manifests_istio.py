@@ -13,11 +13,12 @@ import pytest
 
 from manifests_files.manifests import deployments, load, one, resources
 
-BASE_VS = "istio/ads_v2/virtualservice.yaml"
-BASE_DR = "istio/ads_v2/destinationrule.yaml"
+BASE_VS = "istio/canary/virtualservice.yaml"
+BASE_DR = "istio/canary/destinationrule.yaml"
 HOME = {"page-source": "home"}
 PRODUCTS = {"page-source": "products"}
 PREVIEW = "x-ads-preview"
+ARM = "x-ads-arm"
 
 
 def rule_matches(rule, headers):
@@ -57,7 +58,7 @@ def ads_deployment_versions():
 
 
 def test_namespace_turns_on_sidecar_injection():
-    namespace = one("istio/ecommerce-istio/namespace.yaml", "Namespace")
+    namespace = one("istio/shop/namespace.yaml", "Namespace")
     assert namespace["metadata"] == {
         "name": "ns3",
         "labels": {"istio-injection": "enabled", "app.kubernetes.io/part-of": "ecommerce"},
@@ -65,20 +66,20 @@ def test_namespace_turns_on_sidecar_injection():
 
 
 def test_gateway_binds_the_ingress_gateway_to_the_frontend():
-    gateway = one("istio/frontend-gateway.yaml", "Gateway")
+    gateway = one("istio/shop/frontend-gateway.yaml", "Gateway")
     assert gateway["metadata"]["name"] == "frontend-gateway"
     assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
     (server,) = gateway["spec"]["servers"]
     assert server["port"]["number"] == 80 and server["port"]["protocol"] == "HTTP"
     assert server["hosts"] == ["*"]
-    vs = one("istio/frontend-gateway.yaml", "VirtualService")
+    vs = one("istio/shop/frontend-gateway.yaml", "VirtualService")
     assert vs["metadata"]["name"] == "frontend"
     assert vs["spec"]["gateways"] == ["frontend-gateway"], "a '*' host must not be a mesh VirtualService"
     assert vs["spec"]["hosts"] == ["*"]
     (rule,) = vs["spec"]["http"]
     (destination,) = rule["route"]
     assert destination["destination"] == {"host": "frontend", "port": {"number": 80}}
-    frontend = one("istio/ecommerce-istio/frontend.yaml", "Service")
+    frontend = one("istio/shop/frontend.yaml", "Service")
     assert 80 in [p["port"] for p in frontend["spec"]["ports"]]
 
 
@@ -119,6 +120,14 @@ SCENARIOS = {
     ],
     "fault-delay-v2": [(PRODUCTS, {"v2": 1}), (HOME, {"v1": 1})],
     "timeouts-retries": [(PRODUCTS, {"v1": Fraction(1, 2), "v2": Fraction(1, 2)}), (HOME, {"v1": 1})],
+    # The frontend sends its customer's arm with AB_MODE=sticky, none otherwise.
+    "sticky-ab": [
+        ({**PRODUCTS, ARM: "v2"}, {"v2": 1}),
+        ({**PRODUCTS, ARM: "v1"}, {"v1": 1}),
+        (PRODUCTS, {"v1": 1}),
+        ({**HOME, ARM: "v2"}, {"v1": 1}),
+        ({ARM: "v2"}, {"v1": 1}),
+    ],
 }
 
 
@@ -209,8 +218,6 @@ def test_no_two_mesh_virtual_services_for_one_host_in_a_step():
     for resource in resources("istio/"):
         if resource.kind != "VirtualService" or "/scenarios/" in resource.path:
             continue
-        if resource.path == "istio/ads_v2/virtualservice-sticky.yaml":
-            continue  # replaces virtualservice.yaml (same name) for per-customer A/B routing
         if "gateways" in resource.doc["spec"]:
             continue
         for host in resource.doc["spec"]["hosts"]:
@@ -219,7 +226,7 @@ def test_no_two_mesh_virtual_services_for_one_host_in_a_step():
 
 
 def test_istio_install_sends_every_trace_to_the_node_agent():
-    operator = one("istio/install/istio-operator.yaml", "IstioOperator")
+    operator = one("cluster/istio-operator.yaml", "IstioOperator")
     spec = operator["spec"]
     assert spec["profile"] == "demo"
     assert spec["meshConfig"]["enableTracing"] is True
@@ -231,13 +238,13 @@ def test_istio_install_sends_every_trace_to_the_node_agent():
 
 
 def test_ingress_node_ports_match_the_kind_port_mappings():
-    operator = one("istio/install/istio-operator.yaml", "IstioOperator")
+    operator = one("cluster/istio-operator.yaml", "IstioOperator")
     (gateway,) = operator["spec"]["components"]["ingressGateways"]
     assert gateway["name"] == "istio-ingressgateway" and gateway["enabled"] is True
     service = gateway["k8s"]["service"]
     assert service["type"] == "NodePort"
     node_ports = {p["port"]: p.get("nodePort") for p in service["ports"]}
-    (node,) = one("k8s/cluster/kind.yaml", "Cluster")["nodes"]
+    (node,) = one("cluster/kind.yaml", "Cluster")["nodes"]
     mappings = {m["containerPort"]: m for m in node["extraPortMappings"]}
     assert mappings[node_ports[80]]["hostPort"] == 8080, "the gateway's HTTP node port is published on 8080"
     assert mappings[node_ports[443]]["hostPort"] == 8443
@@ -246,7 +253,7 @@ def test_ingress_node_ports_match_the_kind_port_mappings():
     assert all(m["listenAddress"] == "127.0.0.1" for m in mappings.values()), "publish on loopback only"
 
 
-@pytest.mark.parametrize("path", ["k8s/datadog/values.yaml", "k8s/datadog/values-istio.yaml"])
+@pytest.mark.parametrize("path", ["cluster/datadog-values.yaml", "cluster/datadog-values-istio.yaml"])
 def test_datadog_values(path):
     (values,) = load(path)
     datadog = values["datadog"]

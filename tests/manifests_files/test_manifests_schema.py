@@ -8,13 +8,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from manifests_files.manifests import REPO, load, one, resources, yaml_files
+from localmesh.analyze.schema import KUBERNETES_VERSION
+from manifests_files.manifests import KUSTOMIZATION, REPO, load, one, resources, yaml_files
 
-K8S_VERSION = "1.31"
 CORE_KINDS = {"Namespace", "Deployment", "Service", "ServiceAccount", "PersistentVolumeClaim"}
-# Applied over a base file, on purpose under the same name: the sticky A/B routing, and the
-# canary's DestinationRule (the base step's idle timeout plus the v1/v2 subsets).
-REPLACING_ALTERNATIVES = {"istio/ads_v2/virtualservice-sticky.yaml", "istio/ads_v2/destinationrule.yaml"}
+# Applied over the shop, on purpose under the same name: the canary's DestinationRule (the shop's
+# idle timeout plus the v1/v2 subsets).
+REPLACING_ALTERNATIVES = {"istio/canary/destinationrule.yaml"}
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy"}
 
 
@@ -25,18 +25,16 @@ def test_the_manifest_folders_hold_the_files_the_workshop_names():
         "k8s/advertisements.yaml",
         "k8s/service-networking/advertisements-v2.yaml",
         "k8s/traffic-generator.yaml",
-        "k8s/cluster/kind.yaml",
-        "k8s/datadog/values.yaml",
-        "k8s/datadog/values-istio.yaml",
-        "istio/ecommerce-istio/namespace.yaml",
-        "istio/ecommerce-istio/frontend.yaml",
-        "istio/ecommerce-istio/advertisements.yaml",
-        "istio/ecommerce-istio/advertisements-service.yaml",
-        "istio/frontend-gateway.yaml",
-        "istio/ads_v2/advertisements_v2.yaml",
-        "istio/ads_v2/destinationrule.yaml",
-        "istio/ads_v2/virtualservice.yaml",
-        "istio/install/istio-operator.yaml",
+        "istio/shop/kustomization.yaml",
+        "istio/shop/namespace.yaml",
+        "istio/shop/frontend.yaml",
+        "istio/shop/advertisements.yaml",
+        "istio/shop/advertisements-service.yaml",
+        "istio/shop/frontend-gateway.yaml",
+        "istio/canary/advertisements-v2.yaml",
+        "istio/canary/destinationrule.yaml",
+        "istio/canary/virtualservice.yaml",
+        "istio/canary/kustomization.yaml",
     } | {
         f"istio/scenarios/{name}.yaml"
         for name in (
@@ -48,6 +46,7 @@ def test_the_manifest_folders_hold_the_files_the_workshop_names():
             "timeouts-retries",
             "destinationrule-resilience",
             "mtls-strict",
+            "sticky-ab",
         )
     }
     missing = expected - set(yaml_files())
@@ -60,6 +59,17 @@ def test_every_yaml_file_parses(path):
         docs = [d for d in yaml.safe_load_all(handle) if d is not None]
     assert docs, f"{path} holds no YAML document"
     assert all(isinstance(d, dict) for d in docs), f"{path}: every document must be a mapping"
+
+
+def test_every_yaml_is_a_resource_to_apply_or_a_kustomization():
+    # Inputs to kind, istioctl and helm live in cluster/, so `kubectl apply` takes any file here.
+    for path in yaml_files():
+        for doc in load(path):
+            if path.rsplit("/", 1)[-1] == KUSTOMIZATION:
+                assert (doc["apiVersion"], doc["kind"]) == ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+            else:
+                assert doc.get("apiVersion") and doc.get("kind"), f"{path}: not a Kubernetes resource"
+                assert doc.get("metadata", {}).get("name"), f"{path}: {doc['kind']} without metadata.name"
 
 
 def test_only_known_kinds_are_shipped():
@@ -92,7 +102,7 @@ def test_resource_names_are_unique_within_a_workshop_step():
 @pytest.mark.parametrize("resource", [r for r in resources() if r.kind in CORE_KINDS], ids=str)
 def test_kubernetes_kinds_pass_the_strict_api_schema(resource):
     try:
-        kubernetes_validate.validate(resource.doc, K8S_VERSION, strict=True)
+        kubernetes_validate.validate(resource.doc, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.ValidationError as error:
         pytest.fail(f"{resource}: {error.message} at {'/'.join(map(str, error.path))}")
 
@@ -113,17 +123,17 @@ def test_kubernetes_kinds_pass_the_strict_api_schema(resource):
 )
 def test_the_schema_check_rejects_a_broken_copy(mutate, where):
     # Proves the strict check above can fail: a shipped Deployment with one mistake.
-    broken = copy.deepcopy(one("istio/ecommerce-istio/advertisements.yaml", "Deployment"))
+    broken = copy.deepcopy(one("istio/shop/advertisements.yaml", "Deployment"))
     mutate(broken)
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
 def test_tool_configs_are_what_their_tools_expect():
-    kind_cluster = one("k8s/cluster/kind.yaml", "Cluster")
+    kind_cluster = one("cluster/kind.yaml", "Cluster")
     assert kind_cluster["apiVersion"] == "kind.x-k8s.io/v1alpha4"
-    operator = one("istio/install/istio-operator.yaml", "IstioOperator")
+    operator = one("cluster/istio-operator.yaml", "IstioOperator")
     assert operator["apiVersion"] == "install.istio.io/v1alpha1"
-    for path in ("k8s/datadog/values.yaml", "k8s/datadog/values-istio.yaml"):
+    for path in ("cluster/datadog-values.yaml", "cluster/datadog-values-istio.yaml"):
         (values,) = load(path)
         assert "datadog" in values and "kind" not in values, f"{path} must be Helm values"

@@ -72,7 +72,7 @@ def test_up_runs_the_envoy_found_on_path(no_envoy_python, tmp_path, monkeypatch)
 def test_up_without_any_envoy_names_the_install_command_in_one_line(no_envoy_python, tmp_path):
     result = subprocess.run(
         [str(no_envoy_python), "-m", "localmesh", "up", "--state-dir", str(tmp_path / "state"),
-         "-f", str(meshkit.BASE[0]), "-f", str(meshkit.BASE[1])],
+         *[a for f in meshkit.BASE for a in ("-f", str(f))]],
         cwd=REPO_ROOT, env={**os.environ, "PATH": system_path()}, capture_output=True, text=True, timeout=120,
     )
     lines = result.stderr.strip().splitlines()

@@ -17,10 +17,8 @@ import pytest
 from testkit.processes import free_port
 
 from mesh.meshkit import (
-    ADS_V2,
     BASE,
-    CANARY_VS,
-    DESTINATION_RULE,
+    CANARY,
     MeshUp,
     Stream,
     banner_version,
@@ -33,7 +31,7 @@ from mesh.meshkit import (
 
 pytestmark = pytest.mark.envoy
 
-MAKE_RUN = [*BASE, ADS_V2, DESTINATION_RULE, CANARY_VS]
+MAKE_RUN = CANARY
 
 
 def _no_5xx(url: str, status: int, body: str) -> str:

@@ -17,7 +17,7 @@ from tracing.tracekit import run_test_agent
 from mesh import rawhttp
 from mesh.accesslog import status_and_flags, wait_for_lines
 from mesh.envoyadmin import wait_endpoints_healthy
-from mesh.meshkit import ADS_V2, BASE, CANARY_VS, DESTINATION_RULE, MeshUp
+from mesh.meshkit import CANARY, MeshUp
 
 pytestmark = pytest.mark.envoy
 
@@ -196,7 +196,7 @@ def answered(tmp_path_factory):
     """Every case sent once through a real traced mesh: (answers by case name, the mesh)."""
     workdir = tmp_path_factory.mktemp("hostile")
     with run_test_agent(workdir) as agent:
-        mesh = MeshUp(workdir, [*BASE, ADS_V2, DESTINATION_RULE, CANARY_VS],
+        mesh = MeshUp(workdir, CANARY,
                       extra_args=("--trace-agent", f"127.0.0.1:{agent.port}")).wait_ready()
         try:
             wait_endpoints_healthy(mesh)

@@ -18,7 +18,7 @@ import pytest
 
 from mesh.accesslog import flagged, wait_for_lines
 from mesh.envoyadmin import wait_endpoints_healthy
-from mesh.meshkit import ADS_V2, BASE, CANARY_VS, DESTINATION_RULE, banner_version, get, product_slug
+from mesh.meshkit import CANARY, banner_version, get, product_slug
 
 pytestmark = pytest.mark.envoy
 
@@ -42,7 +42,7 @@ def _pods(mesh) -> dict:
 
 
 def test_no_page_loses_its_banner_across_idle_gaps(mesh_up):
-    mesh = mesh_up(*BASE, ADS_V2, DESTINATION_RULE, CANARY_VS)
+    mesh = mesh_up(*CANARY)
     wait_endpoints_healthy(mesh)
     pages = [mesh.gateway + "/", f"{mesh.gateway}/products/{product_slug(mesh.gateway)}"]
     before = _pods(mesh)

@@ -15,7 +15,7 @@ from localmesh.runtime.ports import PortInUse, check_ports_free, describe_port_n
 from localmesh.runtime.routetext import describe_routes
 from localmesh.runtime.servicenames import ServiceAddressBook
 from localmesh.runtime.supervisor import BACKOFF_MAX, backoff_delay
-from mesh.meshkit import ADS_V2, BASE, CANARY_VS, DESTINATION_RULE, ISTIO
+from mesh.meshkit import ADS_V2, BASE, CANARY, DESTINATION_RULE, ISTIO
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "services"
@@ -218,7 +218,7 @@ def test_resource_changes_read_like_kubectl():
 
 
 def test_routes_in_force_are_readable():
-    mesh = build_mesh(load_paths([*BASE, ADS_V2, DESTINATION_RULE, CANARY_VS]))
+    mesh = build_mesh(load_paths(CANARY))
     lines = describe_routes(mesh)
     ads = next(line for line in lines if line.startswith("advertisements.ns3:"))
     assert "page-source=products -> v1 50%, v2 50%; * -> v1" in ads

@@ -9,13 +9,12 @@ import sys
 import time
 import urllib.request
 
-from mesh.meshkit import BASE, CANARY_VS, DESTINATION_RULE, MeshUp, get
+from mesh.meshkit import BASE, CANARY, MeshUp, get
 from testkit.processes import REPO_ROOT, free_port
 
 from localmesh.tracing.agent import agent_answers
 from tracing.tracekit import app_request_span, is_page_view, roots, run_test_agent, shown_version
 
-CANARY = [*BASE, BASE[0].parent / "ads_v2" / "advertisements_v2.yaml", DESTINATION_RULE, CANARY_VS]
 PRODUCT = "/products/chef-knife"
 
 

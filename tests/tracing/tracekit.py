@@ -25,15 +25,12 @@ from testkit.envoy import run_envoy
 from testkit.processes import REPO_ROOT, VENV_BIN, ServiceProcess, free_port, run_service, wait_for_http
 
 from localmesh.envoy import build_static_config
-from localmesh.loader import load_paths
+from localmesh.loader import kustomization_files, load_paths
 from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology, TracingConfig
 
 ISTIO = REPO_ROOT / "istio"
-CANARY_FILES = [
-    ISTIO / "ecommerce-istio", ISTIO / "frontend-gateway.yaml", ISTIO / "ads_v2" / "advertisements_v2.yaml",
-    ISTIO / "ads_v2" / "destinationrule.yaml", ISTIO / "ads_v2" / "virtualservice.yaml",
-]
+CANARY_FILES = [*kustomization_files(ISTIO / "shop"), *kustomization_files(ISTIO / "canary")]
 ENV = "tracing-test"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 COOKIE_NAME = "customer_id"
-# Header the frontend sends to the ads service; istio/ads_v2/virtualservice-sticky.yaml matches it.
+# Header the frontend sends to the ads service; istio/scenarios/sticky-ab.yaml matches it.
 ASSIGNMENT_HEADER = "x-ads-arm"
 DEFAULT_SALT = "ads-relevance-2"
 DEFAULT_SHARE = 0.5
