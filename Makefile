@@ -14,28 +14,19 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < ((3, 12) if sys.platform == "darwin" else (3, 11, 5)))' || { \
-	  echo "make install: the pinned packages need Python 3.11.5 or newer (3.12 on macOS: gevent's wheels)," \
-	    "$(PYTHON) is $$($(PYTHON) -V 2>&1); choose another with PYTHON=python3.12"; exit 1; }
-	@# A fresh venv each time the pins change: a package dropped from the pins must not linger.
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e services/common -e .
-	@touch $(STAMP)
+	@PYTHON="$(PYTHON)" VENV="$(VENV)" STAMP="$(STAMP)" bash scripts/install.sh
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
-# The canary of the Istio workshop: v1 and v2 of the ads, the DestinationRule and the
-# VirtualService (home on v1, product pages 50/50), through a real Envoy on GATEWAY_PORT.
-SHOP_MANIFESTS := istio/ecommerce-istio istio/frontend-gateway.yaml istio/ads_v2/advertisements_v2.yaml \
-	istio/ads_v2/destinationrule.yaml istio/ads_v2/virtualservice.yaml
+# The canary of the Istio workshop (home on v1, product pages 50/50), through a real Envoy on
+# GATEWAY_PORT: the shop, then the canary over it, as their kustomization.yaml files list them.
+CANARY := -k istio/shop -k istio/canary
 GATEWAY_PORT ?= 8080
 export GATEWAY_PORT
 
 run: $(STAMP) ## Run the shop through the local mesh (canary: products 50/50 v1/v2) on :8080
 	@echo "Shop: http://127.0.0.1:$(GATEWAY_PORT)  (Ctrl-C stops everything; 'localmesh status' shows it)"
-	$(BIN)/localmesh up --exit-with-parent --trace-agent $(TRACE_AGENT) $(addprefix -f ,$(SHOP_MANIFESTS))
+	$(BIN)/localmesh up --exit-with-parent --trace-agent $(TRACE_AGENT) $(CANARY)
 
 # The traces `make run`'s agent collected (ddapm-test-agent on 127.0.0.1:8126), summarised.
 # TRACE_AGENT=auto: the agent answering on 127.0.0.1:8126, else ddapm-test-agent there; off; HOST:PORT.
@@ -58,9 +49,7 @@ lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .
 
 lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt
-	@{ echo "# Every transitive package pinned, so a fresh machine gets what CI tested."; \
-	   echo "# Regenerate with 'make lock' after changing a requirements file."; \
-	   $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
+	@VENV="$(VENV)" bash scripts/lock.sh
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache site
@@ -106,15 +95,11 @@ images base-image mesh-image compose-up compose-down: export DEBIAN_MIRROR := $(
 images base-image mesh-image compose-up compose-down: export CONTAINER_BUILD := $(CONTAINER_BUILD)
 images base-image mesh-image compose-up compose-down: export VENV := $(VENV)
 
-# No RLIMIT defaults (crun/runc cannot set RLIMIT_NPROC in some sandboxes); runc where it is installed.
 $(CONTAINERS_CONF_FILE):
-	@mkdir -p $(@D)
-	@{ printf '[containers]\ndefault_ulimits = []\n'; \
-	   if command -v runc >/dev/null 2>&1; then printf '[engine]\nruntime = "runc"\n'; fi; } > $@
+	@bash $(CONTAINERS) containers-conf $@
 
 services/constraints.txt: constraints.txt
-	@{ echo "# Generated from ../constraints.txt by 'make services/constraints.txt' (the image build context is services/)."; \
-	   echo "# Do not edit; tests/containers checks that it matches."; cat constraints.txt; } > $@
+	@bash $(CONTAINERS) services-constraints
 
 images: services/constraints.txt $(CONTAINERS_CONF_FILE) ## Build the shop's images (make image-list) with docker or podman
 	@bash $(CONTAINERS) images
@@ -128,40 +113,30 @@ base-image: $(CONTAINERS_CONF_FILE) ## debian:bookworm-slim without a registry (
 test-containers: $(STAMP) $(CONTAINERS_CONF_FILE) ## Build and run the images with docker and podman (tests/containers)
 	$(BIN)/pytest tests/containers
 
-# Kubernetes: a kind or minikube cluster with Istio and the shop (scripts in k8s/cluster/).
+# Kubernetes: a kind or minikube cluster with Istio and the shop (scripts and tool settings in cluster/).
 # They check their tools first; DRY_RUN=1 prints every command instead of running it.
 .PHONY: kind-up kind-down minikube-up minikube-down
 
 kind-up: ## kind cluster + Istio + the shop on http://127.0.0.1:8080 (DRY_RUN=1: print only)
-	@MAKE="$(MAKE)" bash k8s/cluster/kind-up.sh
+	@MAKE="$(MAKE)" bash cluster/kind-up.sh
 
 kind-down: ## Delete the kind cluster (DRY_RUN=1: print only)
-	@bash k8s/cluster/kind-down.sh
+	@bash cluster/kind-down.sh
 
 minikube-up: ## minikube cluster + Istio + the shop (DRY_RUN=1: print only)
-	@MAKE="$(MAKE)" bash k8s/cluster/minikube-up.sh
+	@MAKE="$(MAKE)" bash cluster/minikube-up.sh
 
 minikube-down: ## Delete the minikube profile (DRY_RUN=1: print only)
-	@bash k8s/cluster/minikube-down.sh
+	@bash cluster/minikube-down.sh
 
 # ---- Manifest analyzer (localmesh analyze) ----------------------------------------------
-# The shipped sets, applied in order as in the workshop; tests/analyzer/test_shipped.py checks
-# the same sets. istio/install (IstioOperator for istioctl), k8s/cluster and k8s/datadog (kind
-# config, Helm values) are inputs to other tools, not resources to apply, so they are left out.
-K8S_SHOP := $(sort $(wildcard k8s/*.yaml))
-ISTIO_SHOP := istio/ecommerce-istio istio/frontend-gateway.yaml
-ISTIO_CANARY := $(ISTIO_SHOP) istio/ads_v2
+# Every shipped set, in the order the workshop applies it: the k8s shop, with service networking,
+# the Istio shop, the canary, the canary with the experiment's store and with each scenario.
+# tests/analyzer/test_shipped.py checks the same sets.
 .PHONY: check-manifests
 
 check-manifests: $(STAMP) ## Check the shipped manifests like kubectl apply and istioctl analyze
-	$(BIN)/localmesh analyze $(K8S_SHOP)
-	$(BIN)/localmesh analyze $(K8S_SHOP) k8s/service-networking
-	$(BIN)/localmesh analyze $(ISTIO_SHOP)
-	$(BIN)/localmesh analyze $(ISTIO_CANARY)
-	@set -e; for scenario in $(sort $(wildcard istio/scenarios/*.yaml)); do \
-	  echo "$(BIN)/localmesh analyze $(ISTIO_CANARY) $$scenario"; \
-	  $(BIN)/localmesh analyze $(ISTIO_CANARY) $$scenario; \
-	done
+	@LOCALMESH="$(BIN)/localmesh" bash scripts/check-manifests.sh
 # ---- end of manifest analyzer -------------------------------------------------------------
 
 # ---- docker-compose (docker-compose.yml) ------------------------------------------------------
@@ -188,7 +163,7 @@ compose-down: $(CONTAINERS_CONF_FILE) ## Stop and remove everything docker-compo
 	@bash $(CONTAINERS) compose-down
 # ---- end of docker-compose --------------------------------------------------------------------
 
-# ---- A/B experiment (issue 7) ------------------------------------------------------------------
+# ---- A/B experiment ------------------------------------------------------------------------------
 # Simulated customers against the shop (default: `make run`'s gateway), bounded in rate and time.
 #   make traffic DURATION=120 RATE=5 [CUSTOMERS=20] [HOST=http://127.0.0.1:8080]
 # Then open /experiment. Reset the experiment: make experiment-reset

@@ -2,6 +2,7 @@
 # Container images and docker-compose for the Makefile, with one engine switch for all of them.
 #
 #   scripts/containers.sh engine | images | mesh-image | base-image | compose | compose-up | compose-down
+#   scripts/containers.sh containers-conf FILE | services-constraints   (files the Makefile's targets need)
 #
 # Settings come from the environment (the Makefile passes its variables):
 #   CONTAINER_ENGINE  docker or podman; empty: docker when its daemon answers, else podman
@@ -212,6 +213,29 @@ pick_compose() {
 
 subcommand=${1:-}
 [ -n "$subcommand" ] || fail "usage: $0 engine|images|mesh-image|base-image|compose|compose-up|compose-down"
+
+# Neither needs an engine.
+case "$subcommand" in
+  containers-conf)
+    # No RLIMIT defaults (crun/runc cannot set RLIMIT_NPROC in some sandboxes); runc where it is installed.
+    conf=${2:?usage: $0 containers-conf FILE}
+    mkdir -p "$(dirname "$conf")"
+    {
+      printf '[containers]\ndefault_ulimits = []\n'
+      if command -v runc >/dev/null 2>&1; then printf '[engine]\nruntime = "runc"\n'; fi
+    } >"$conf"
+    exit 0
+    ;;
+  services-constraints)
+    # The service images build from services/, so they get a copy of the root constraints.txt.
+    {
+      echo "# Generated from ../constraints.txt by 'make services/constraints.txt' (the image build context is services/)."
+      echo "# Do not edit; tests/containers checks that it matches."
+      cat constraints.txt
+    } >services/constraints.txt
+    exit 0
+    ;;
+esac
 pick_engine
 case "$subcommand" in
   engine) echo "$ENGINE" ;;

@@ -1,4 +1,4 @@
-"""The kind/minikube scripts: dry-run output, missing-tool messages, shellcheck.
+"""The kind/minikube scripts: dry-run output, missing-tool messages; shellcheck on them and scripts/.
 
 No cluster can run here, so the real commands are checked as DRY_RUN=1 prints them.
 """
@@ -17,14 +17,13 @@ import pytest
 from localmesh.versions import ISTIO_MINOR, ISTIO_VERSION
 from manifests_files.manifests import REPO
 
-SCRIPTS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "k8s/cluster").glob("*.sh"))
+SCRIPTS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "cluster").glob("*.sh"))
+MAKE_SCRIPTS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "scripts").glob("*.sh"))
 
 APPLY_AND_WAIT = [
     "kubectl --context {ctx} apply -f k8s/namespace.yaml",
     "kubectl --context {ctx} apply -f k8s/frontend.yaml -f k8s/advertisements.yaml",
-    "kubectl --context {ctx} apply -f istio/ecommerce-istio/namespace.yaml",
-    "kubectl --context {ctx} apply -f istio/ecommerce-istio/",
-    "kubectl --context {ctx} apply -f istio/frontend-gateway.yaml",
+    "kubectl --context {ctx} apply -k istio/shop",
     "kubectl --context {ctx} -n istio-system rollout status deployment/istio-ingressgateway",
     "kubectl --context {ctx} -n ns1 wait --for=condition=Available deployment --all",
     "kubectl --context {ctx} -n ns3 wait --for=condition=Available deployment --all",
@@ -34,8 +33,8 @@ IMAGES = ("ecommerce/frontend:1.0 ecommerce/advertisements:1.0 ecommerce/adverti
 
 EXPECTED = {
     "kind-up": [
-        "kind create cluster --name ecommerce --config k8s/cluster/kind.yaml",
-        "istioctl install --context kind-ecommerce -y -f istio/install/istio-operator.yaml",
+        "kind create cluster --name ecommerce --config cluster/kind.yaml",
+        "istioctl install --context kind-ecommerce -y -f cluster/istio-operator.yaml",
         "make images CONTAINER_ENGINE=docker",
         f"kind load docker-image --name ecommerce {IMAGES}",
         *[c.format(ctx="kind-ecommerce") for c in APPLY_AND_WAIT],
@@ -43,7 +42,7 @@ EXPECTED = {
     "kind-down": ["kind delete cluster --name ecommerce"],
     "minikube-up": [
         "minikube start -p ecommerce",
-        "istioctl install --context ecommerce -y -f istio/install/istio-operator.yaml",
+        "istioctl install --context ecommerce -y -f cluster/istio-operator.yaml",
         "make images CONTAINER_ENGINE=docker",
         *[f"minikube -p ecommerce image load {image}" for image in IMAGES.split()],
         *[c.format(ctx="ecommerce") for c in APPLY_AND_WAIT],
@@ -135,7 +134,7 @@ def test_missing_tools_one_line_each_and_nothing_runs(script, present, tmp_path)
     for tool in present:
         write_stand_in(bin_dir, tool, marker)
     result = subprocess.run(
-        ["/bin/bash", str(REPO / f"k8s/cluster/{script}.sh")],
+        ["/bin/bash", str(REPO / f"cluster/{script}.sh")],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -162,10 +161,18 @@ def shellcheck():
 
 def test_scripts_are_shellcheck_clean():
     assert len(SCRIPTS) == 5, SCRIPTS
+    assert "scripts/check-manifests.sh" in MAKE_SCRIPTS, MAKE_SCRIPTS
     result = subprocess.run(
-        [shellcheck(), "-x", *SCRIPTS], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        [shellcheck(), "-x", *SCRIPTS, *MAKE_SCRIPTS], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_script_stops_on_the_first_error():
+    for path in [*SCRIPTS, *MAKE_SCRIPTS]:
+        text = (REPO / path).read_text(encoding="utf-8")
+        if "Sourced, not run" not in text:
+            assert "\nset -euo pipefail\n" in text, path
 
 
 def test_shellcheck_does_flag_a_bad_script(tmp_path):
@@ -235,7 +242,7 @@ def test_up_warns_once_only_when_istioctl_is_another_minor(script, case, tmp_pat
     # The stand-ins first; then only the folder of the shell utilities the scripts use.
     utilities = Path(shutil.which("sed")).parent
     result = subprocess.run(
-        ["/bin/bash", str(REPO / f"k8s/cluster/{script}.sh")],
+        ["/bin/bash", str(REPO / f"cluster/{script}.sh")],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -261,7 +268,7 @@ def test_up_warns_once_only_when_istioctl_is_another_minor(script, case, tmp_pat
 def test_the_scripts_read_the_projects_istio_version():
     # The sed in lib.sh must keep finding the constant if versions.py is reformatted.
     result = subprocess.run(
-        ["/bin/bash", "-c", ". k8s/cluster/lib.sh && project_istio_version"],
+        ["/bin/bash", "-c", ". cluster/lib.sh && project_istio_version"],
         cwd=REPO,
         capture_output=True,
         text=True,
