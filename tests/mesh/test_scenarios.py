@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import time
 import urllib.request
+import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 from scipy.stats import binom
 
 from localmesh.loader import load_paths
@@ -17,6 +21,7 @@ from mesh.meshkit import (
     BASE,
     CANARY_VS,
     DESTINATION_RULE,
+    ISTIO,
     SCENARIOS,
     MeshUp,
     banner_version,
@@ -31,7 +36,9 @@ CONFIDENCE = 0.999
 CHECKED = {
     "all-to-v1.yaml", "products-90-10.yaml", "promote-v2.yaml", "preview-header.yaml",
     "fault-delay-v2.yaml", "timeouts-retries.yaml", "destinationrule-resilience.yaml", "mtls-strict.yaml",
+    "sticky-ab.yaml",
 }
+SHOP_FRONTEND = ISTIO / "shop" / "frontend.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +170,49 @@ def test_mtls_strict_is_accepted_and_changes_nothing_locally(scenario, shop):
     scenario("mtls-strict.yaml")
     assert set(page_versions(shop.home, 60)) == {"1.0"}
     assert set(page_versions(shop.product, 100)) == {"1.0", "2.0"}
+
+
+def _frontend_with(target: Path, **settings: str) -> Path:
+    """The shipped frontend manifest with some env values changed (AB_MODE, AB_SHARE)."""
+    documents = list(yaml.safe_load_all(SHOP_FRONTEND.read_text()))
+    for doc in documents:
+        if doc and doc.get("kind") == "Deployment":
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            env = [e for e in container["env"] if e["name"] not in settings]
+            container["env"] = [*({"name": k, "value": v} for k, v in settings.items()), *env]
+    target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return target
+
+
+def _customer_ids(count: int, seed: int) -> list:
+    """Customer ids of the form the shop issues (uuid4 hex), the same on every run."""
+    rng = random.Random(seed)
+    return [uuid.UUID(int=rng.getrandbits(128), version=4).hex for _ in range(count)]
+
+
+def test_sticky_ab_keeps_each_customer_on_one_version(scenario, shop, tmp_path):
+    scenario("sticky-ab.yaml")
+    (rule, _) = _vs_routes("sticky-ab.yaml")
+    header = {h.name: h.match.value for h in rule.matches[0].headers}
+    assert header == {"page-source": "products", "x-ads-arm": "v2"}
+    # The shipped frontend runs with AB_MODE=off: it sends no arm, so every page gets v1.
+    assert set(page_versions(shop.product, 100)) == {"1.0"}
+    share = 0.3
+    out = shop.apply(_frontend_with(tmp_path / "frontend.yaml", AB_MODE="sticky", AB_SHARE=str(share)))
+    assert "deployment/frontend configured" in out and "warning" not in out, out
+    try:
+        arms = []
+        for customer in _customer_ids(100, seed=2024):
+            cookie = {"Cookie": f"customer_id={customer}"}
+            seen = set()
+            for url in (shop.product, shop.product, shop.home):
+                status, body = get(url, headers=cookie)
+                assert status == 200, url
+                seen.add((url, banner_version(body)))
+            assert (shop.home, "1.0") in seen, f"customer {customer}: home not on 1.0: {seen}"
+            versions = {version for url, version in seen if url == shop.product}
+            assert len(versions) == 1, f"customer {customer} saw product pages on {versions}"
+            arms += versions
+        _within(arms, "2.0", share)
+    finally:
+        shop.apply(SHOP_FRONTEND, CANARY_VS)
