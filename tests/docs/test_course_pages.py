@@ -54,9 +54,10 @@ def test_every_step_of_the_workshop_is_replayed(course):
     commands = " ".join(replayed_commands(course))
     for scenario in sorted((REPO_ROOT / "istio" / "scenarios").glob("*.yaml")):
         assert f"-f istio/scenarios/{scenario.name}" in commands, f"no course step applies {scenario.name}"
-    for path in ("k8s/service-networking/advertisements-v2.yaml", "istio/ads_v2/advertisements_v2.yaml",
-                 "istio/ads_v2/destinationrule.yaml", "istio/ads_v2/virtualservice.yaml"):
+    for path in ("k8s/service-networking/advertisements-v2.yaml", "istio/canary/advertisements-v2.yaml",
+                 "istio/canary/destinationrule.yaml", "istio/canary/virtualservice.yaml"):
         assert f"-f {path}" in commands, path
+    assert "-k istio/shop" in commands
     for target in ("make run", "make traces", "make traffic", "make experiment-reset"):
         assert target in commands, target
 
@@ -65,6 +66,8 @@ def test_every_file_a_replayed_command_names_exists(course):
     for command in replayed_commands(course):
         for path in re.findall(r"-f (\S+)", command):
             assert (REPO_ROOT / path).exists(), f"{command}: no {path}"
+        for folder in re.findall(r"-k (\S+)", command):
+            assert (REPO_ROOT / folder / "kustomization.yaml").exists(), f"{command}: no kustomization"
 
 
 def test_cluster_only_steps_say_why(course):
