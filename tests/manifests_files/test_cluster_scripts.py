@@ -163,7 +163,8 @@ def test_scripts_are_shellcheck_clean():
     assert len(SCRIPTS) == 5, SCRIPTS
     assert "scripts/check-manifests.sh" in MAKE_SCRIPTS, MAKE_SCRIPTS
     result = subprocess.run(
-        [shellcheck(), "-x", *SCRIPTS, *MAKE_SCRIPTS], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        [shellcheck(), "-x", *SCRIPTS, *MAKE_SCRIPTS],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -66,7 +66,8 @@ def test_every_yaml_is_a_resource_to_apply_or_a_kustomization():
     for path in yaml_files():
         for doc in load(path):
             if path.rsplit("/", 1)[-1] == KUSTOMIZATION:
-                assert (doc["apiVersion"], doc["kind"]) == ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+                assert doc["kind"] == "Kustomization", path
+                assert doc["apiVersion"] == "kustomize.config.k8s.io/v1beta1", path
             else:
                 assert doc.get("apiVersion") and doc.get("kind"), f"{path}: not a Kubernetes resource"
                 assert doc.get("metadata", {}).get("name"), f"{path}: {doc['kind']} without metadata.name"
