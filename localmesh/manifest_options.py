@@ -31,6 +31,7 @@ def add_manifest_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_kustomize_option(parser: argparse.ArgumentParser) -> None:
+    """-k/--kustomize alone (analyze takes its files as arguments), into args.manifests."""
     parser.add_argument("-k", "--kustomize", dest="manifests", action=AppendManifests, type=Kustomization,
                         default=[], metavar="DIR", help=KUSTOMIZE_HELP)
 

@@ -4,7 +4,7 @@ Rendering at start, not at build, keeps the trace agent a run-time choice: Envoy
 spans go where the apps' go (DD_AGENT_HOST): the test agent by default, the official agent with
 docker-compose's `datadog` profile.
 
-    entrypoint.py [render options: -f FILE_OR_DIR ..., --endpoint DEPLOYMENT=HOST:PORT ...] [--print]
+    entrypoint.py [render options: -f FILE_OR_DIR, -k DIR, --endpoint DEPLOYMENT=HOST:PORT ...] [--print]
 """
 
 from __future__ import annotations
