@@ -20,7 +20,7 @@ install: $(STAMP) ## Create .venv with the pinned dependencies
 
 # The canary of the Istio workshop (home on v1, product pages 50/50), through a real Envoy on
 # GATEWAY_PORT: the shop, then the canary over it, as their kustomization.yaml files list them.
-CANARY := -k istio/shop -k istio/canary
+CANARY := -k istio/ecommerce-istio -k istio/ads_v2
 GATEWAY_PORT ?= 8080
 export GATEWAY_PORT
 

@@ -1,6 +1,6 @@
 """How long `localmesh analyze` takes on the shipped canary set, as a person runs it.
 
-Runs the installed `localmesh analyze -k istio/shop -k istio/canary` as a new process RUNS times
+Runs the installed `localmesh analyze -k istio/ecommerce-istio -k istio/ads_v2` as a new process RUNS times
 (interpreter start, imports, schemas and checks: the wall time a user waits) after one warm-up
 run, and prints one line with the median wall time, its spread, and the
 median CPU time (user + system) of the process, which depends far less on what else the 2 cores
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CANARY = ["-k", "istio/shop", "-k", "istio/canary"]  # what `make run` serves
+CANARY = ["-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"]  # what `make run` serves
 GOAL_SECONDS = 1.0
 
 

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CANARY = ["-k", "istio/shop", "-k", "istio/canary"]  # what `make run` serves
+CANARY = ["-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"]  # what `make run` serves
 GOALS = {"hop_p50_ms": 1.0, "p99_ratio": 2.0, "page_p99_ms": 50.0, "stack_mb": 600.0}
 
 

@@ -102,7 +102,7 @@ apply_shop() {
   local context="$1"
   run kubectl --context "$context" apply -f k8s/namespace.yaml
   run kubectl --context "$context" apply -f k8s/frontend.yaml -f k8s/advertisements.yaml
-  run kubectl --context "$context" apply -k istio/shop
+  run kubectl --context "$context" apply -k istio/ecommerce-istio
   run kubectl --context "$context" -n istio-system rollout status deployment/istio-ingressgateway \
     --timeout "$ROLLOUT_TIMEOUT"
   run kubectl --context "$context" -n ns1 wait --for=condition=Available deployment --all \

@@ -186,7 +186,7 @@ def _kustomization_files(folder: Path, parents: tuple) -> list[Path]:
             raise ManifestError(file, line, f"resources[{index}]: expected a relative path")
         if "://" in entry or entry.startswith(("github.com/", "git@")):
             raise ManifestError(file, line, f"{where}: remote resources are not supported")
-        target = Path(os.path.normpath(folder / entry))  # istio/shop, not istio/canary/../shop
+        target = Path(os.path.normpath(folder / entry))  # istio/ecommerce-istio, not istio/ads_v2/../shop
         if target.is_dir():
             if not any((target / name).is_file() for name in KUSTOMIZATION_FILES):
                 raise ManifestError(file, line, f"{where}: a folder without a kustomization.yaml; kustomize"

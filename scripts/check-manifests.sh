@@ -14,11 +14,11 @@ analyze() {
 }
 
 k8s_shop=(k8s/*.yaml)
-canary=(-k istio/shop -k istio/canary)
+canary=(-k istio/ecommerce-istio -k istio/ads_v2)
 
 analyze "${k8s_shop[@]}"
 analyze "${k8s_shop[@]}" k8s/service-networking
-analyze -k istio/shop
+analyze -k istio/ecommerce-istio
 analyze "${canary[@]}"
 analyze "${canary[@]}" istio/experiment/postgres.yaml
 for scenario in istio/scenarios/*.yaml; do

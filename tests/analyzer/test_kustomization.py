@@ -58,7 +58,7 @@ def identity(doc: dict) -> tuple:
 
 
 def test_the_canary_and_the_shop_are_kustomizations():
-    assert {ROOT / "istio" / "shop", ROOT / "istio" / "canary"} <= set(SHIPPED)
+    assert {ROOT / "istio" / "ecommerce-istio", ROOT / "istio" / "ads_v2"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
@@ -184,9 +184,9 @@ def test_minus_k_needs_a_folder_with_one_kustomization(tmp_path):
 def test_a_folder_holding_a_kustomization_is_read_with_minus_k_not_minus_f():
     # kubectl apply -f on such a folder fails on the Kustomization document; localmesh says what to do.
     with pytest.raises(ManifestError) as refused:
-        expand_paths([ROOT / "istio" / "canary"])
+        expand_paths([ROOT / "istio" / "ads_v2"])
     assert str(refused.value).endswith("kustomization.yaml:0: a kustomization, not a resource: read "
-                                       f"{ROOT / 'istio' / 'canary'} with -k")
+                                       f"{ROOT / 'istio' / 'ads_v2'} with -k")
 
 
 # ---- the commands --------------------------------------------------------------------------------
@@ -197,9 +197,10 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_analyze_reads_minus_k_before_the_files_after_it():
-    canary = [str(p.relative_to(ROOT)) for p in kustomization_files(ROOT / "istio" / "canary")]
-    shop = kustomization_files(ROOT / "istio" / "shop")
-    result = run("analyze", "-k", "istio/shop", "-k", "istio/canary", "istio/scenarios/promote-v2.yaml")
+    canary = [str(p.relative_to(ROOT)) for p in kustomization_files(ROOT / "istio" / "ads_v2")]
+    shop = kustomization_files(ROOT / "istio" / "ecommerce-istio")
+    result = run("analyze", "-k", "istio/ecommerce-istio", "-k", "istio/ads_v2",
+                 "istio/scenarios/promote-v2.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].endswith(f"from {len(shop) + len(canary) + 1} files")
 

@@ -11,8 +11,8 @@ from localmesh.loader import Kustomization, expand_paths, kustomization_files, l
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_SHOP = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "k8s").glob("*.yaml"))
-ISTIO_SHOP = kustomization_files(ROOT / "istio" / "shop")
-ISTIO_CANARY = ISTIO_SHOP + kustomization_files(ROOT / "istio" / "canary")
+ISTIO_SHOP = kustomization_files(ROOT / "istio" / "ecommerce-istio")
+ISTIO_CANARY = ISTIO_SHOP + kustomization_files(ROOT / "istio" / "ads_v2")
 SCENARIOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "istio" / "scenarios").glob("*.yaml"))
 
 SETS = {
@@ -55,7 +55,8 @@ def test_cli_passes_the_canary_set():
     import sys
 
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "localmesh"), "analyze", "-k", "istio/shop", "-k", "istio/canary"],
+        [str(Path(sys.executable).parent / "localmesh"), "analyze",
+         "-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -204,7 +204,7 @@ def test_mesh_requirements_are_pinned_in_constraints():
 
 
 def test_mesh_entrypoint_reports_bad_input_in_one_line():
-    shop = ["-k", "istio/shop"]
+    shop = ["-k", "istio/ecommerce-istio"]
     for args, needle in (
         ([*shop, "--endpoint", "nosuch=host:1"], "nosuch"),
         ([*shop, "--endpoint", "frontend=no-port"], "frontend=no-port"),

@@ -54,10 +54,10 @@ def test_every_step_of_the_workshop_is_replayed(course):
     commands = " ".join(replayed_commands(course))
     for scenario in sorted((REPO_ROOT / "istio" / "scenarios").glob("*.yaml")):
         assert f"-f istio/scenarios/{scenario.name}" in commands, f"no course step applies {scenario.name}"
-    for path in ("k8s/service-networking/advertisements-v2.yaml", "istio/canary/advertisements-v2.yaml",
-                 "istio/canary/destinationrule.yaml", "istio/canary/virtualservice.yaml"):
+    for path in ("k8s/service-networking/advertisements-v2.yaml", "istio/ads_v2/advertisements_v2.yaml",
+                 "istio/ads_v2/destinationrule.yaml", "istio/ads_v2/virtualservice.yaml"):
         assert f"-f {path}" in commands, path
-    assert "-k istio/shop" in commands
+    assert "-k istio/ecommerce-istio" in commands
     for target in ("make run", "make traces", "make traffic", "make experiment-reset"):
         assert target in commands, target
 

@@ -29,8 +29,8 @@ from storefront.ads.pool import MAX_IDLE_SECONDS  # noqa: E402
 ENVOY_DEFAULT_IDLE = 3600.0  # HttpProtocolOptions.idle_timeout when unset, for both directions
 APP_SERVICES = ("frontend.ns3.svc.cluster.local", "advertisements.ns3.svc.cluster.local")
 PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-ISTIO_SHOP = kustomization_files(ROOT / "istio" / "shop")
-ISTIO_CANARY = ISTIO_SHOP + kustomization_files(ROOT / "istio" / "canary")
+ISTIO_SHOP = kustomization_files(ROOT / "istio" / "ecommerce-istio")
+ISTIO_CANARY = ISTIO_SHOP + kustomization_files(ROOT / "istio" / "ads_v2")
 STEPS = {
     "v1-only": ISTIO_SHOP,
     "canary": ISTIO_CANARY,

@@ -18,9 +18,9 @@ from localmesh.loader import kustomization_files, load_paths, load_text
 from localmesh.model import build_mesh
 from localmesh.topology import TracingConfig
 
-ISTIO_SHOP = kustomization_files(REPO_ROOT / "istio" / "shop")
-ISTIO = ISTIO_SHOP + kustomization_files(REPO_ROOT / "istio" / "canary")
-CANARY_ARGS = ["-k", "istio/shop", "-k", "istio/canary"]
+ISTIO_SHOP = kustomization_files(REPO_ROOT / "istio" / "ecommerce-istio")
+ISTIO = ISTIO_SHOP + kustomization_files(REPO_ROOT / "istio" / "ads_v2")
+CANARY_ARGS = ["-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"]
 SCENARIOS = sorted(f"istio/scenarios/{p.name}" for p in (REPO_ROOT / "istio" / "scenarios").glob("*.yaml"))
 MANIFEST_SETS = {
     "k8s-v1": ["k8s/namespace.yaml", "k8s/frontend.yaml", "k8s/advertisements.yaml"],
@@ -218,7 +218,7 @@ def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, mon
 
 def test_render_json(capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
-    status, out, _ = render(capsys, "-k", "istio/shop", "--format", "json")
+    status, out, _ = render(capsys, "-k", "istio/ecommerce-istio", "--format", "json")
     assert status == 0 and "static_resources" in json.loads(out)
 
 
@@ -235,7 +235,7 @@ def test_render_json(capsys, monkeypatch):
 )
 def test_render_bad_arguments_give_one_line(capsys, monkeypatch, argv, message):
     monkeypatch.chdir(REPO_ROOT)
-    status, out, err = render(capsys, "-k", "istio/shop", *argv)
+    status, out, err = render(capsys, "-k", "istio/ecommerce-istio", *argv)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
 
@@ -257,14 +257,14 @@ def test_render_warns_about_what_kubectl_accepts_and_renders_it(capsys, monkeypa
     monkeypatch.chdir(REPO_ROOT)
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_SUBSET)
-    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad))
+    status, out, err = render(capsys, "-k", "istio/ecommerce-istio", "-f", str(bad))
     assert status == 0, err
     assert "static_resources" in yaml.safe_load(out)
     assert f"warning: Error [IST0101] (VirtualService ns3/ads {bad}:8)" in err
     # The builder's own warning names the same place.
     assert f"{bad}:8) spec.http[0].route[0].destination.subset" in err
     # --skip-analyze renders without the analyzer's lines.
-    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad), "--skip-analyze")
+    status, out, err = render(capsys, "-k", "istio/ecommerce-istio", "-f", str(bad), "--skip-analyze")
     assert status == 0 and "static_resources" in yaml.safe_load(out)
     assert "IST0101" not in err and f"{bad}:8) spec.http[0].route[0].destination.subset" in err
 
@@ -301,7 +301,7 @@ def test_render_refuses_what_the_api_server_refuses(capsys, monkeypatch, tmp_pat
     text, refusals = SCHEMA_ERRORS[case]
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    status, out, err = render(capsys, "-k", "istio/shop", "-f", str(bad))
+    status, out, err = render(capsys, "-k", "istio/ecommerce-istio", "-f", str(bad))
     assert status == 1 and out == ""
     lines = err.splitlines()
     for refusal in refusals:

@@ -28,8 +28,8 @@ from experiment_web.webkit import cells, wait_for
 from localmesh.loader import kustomization_files
 
 ISTIO = REPO_ROOT / "istio"
-SHOP = kustomization_files(ISTIO / "shop")
-CANARY = kustomization_files(ISTIO / "canary")
+SHOP = kustomization_files(ISTIO / "ecommerce-istio")
+CANARY = kustomization_files(ISTIO / "ads_v2")
 ARTIFACTS = ALL_ARTIFACTS / "experiment"
 
 

@@ -23,8 +23,8 @@ from localmesh.topology import Endpoint, Topology
 CONFIDENCE = 0.999
 NAMESPACE = "ns3"
 MANIFESTS = [
-    *kustomization_files(REPO_ROOT / "istio" / "shop"),
-    *kustomization_files(REPO_ROOT / "istio" / "canary"),
+    *kustomization_files(REPO_ROOT / "istio" / "ecommerce-istio"),
+    *kustomization_files(REPO_ROOT / "istio" / "ads_v2"),
     REPO_ROOT / "istio" / "scenarios" / "sticky-ab.yaml",
 ]
 ARM_VERSION = {"v1": "1.0", "v2": "2.0"}

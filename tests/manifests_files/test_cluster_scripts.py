@@ -23,7 +23,7 @@ MAKE_SCRIPTS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "scripts")
 APPLY_AND_WAIT = [
     "kubectl --context {ctx} apply -f k8s/namespace.yaml",
     "kubectl --context {ctx} apply -f k8s/frontend.yaml -f k8s/advertisements.yaml",
-    "kubectl --context {ctx} apply -k istio/shop",
+    "kubectl --context {ctx} apply -k istio/ecommerce-istio",
     "kubectl --context {ctx} -n istio-system rollout status deployment/istio-ingressgateway",
     "kubectl --context {ctx} -n ns1 wait --for=condition=Available deployment --all",
     "kubectl --context {ctx} -n ns3 wait --for=condition=Available deployment --all",

@@ -11,8 +11,8 @@ import pytest
 
 from manifests_files.manifests import REPO, one
 
-V1 = "istio/shop/advertisements.yaml"
-V2 = "istio/canary/advertisements-v2.yaml"
+V1 = "istio/ecommerce-istio/advertisements.yaml"
+V2 = "istio/ads_v2/advertisements_v2.yaml"
 
 # A changed line may only be one of these (the workshop text explains each of them).
 ALLOWED = [

@@ -13,8 +13,8 @@ import pytest
 
 from manifests_files.manifests import deployments, load, one, resources
 
-BASE_VS = "istio/canary/virtualservice.yaml"
-BASE_DR = "istio/canary/destinationrule.yaml"
+BASE_VS = "istio/ads_v2/virtualservice.yaml"
+BASE_DR = "istio/ads_v2/destinationrule.yaml"
 HOME = {"page-source": "home"}
 PRODUCTS = {"page-source": "products"}
 PREVIEW = "x-ads-preview"
@@ -58,7 +58,7 @@ def ads_deployment_versions():
 
 
 def test_namespace_turns_on_sidecar_injection():
-    namespace = one("istio/shop/namespace.yaml", "Namespace")
+    namespace = one("istio/ecommerce-istio/namespace.yaml", "Namespace")
     assert namespace["metadata"] == {
         "name": "ns3",
         "labels": {"istio-injection": "enabled", "app.kubernetes.io/part-of": "ecommerce"},
@@ -66,20 +66,20 @@ def test_namespace_turns_on_sidecar_injection():
 
 
 def test_gateway_binds_the_ingress_gateway_to_the_frontend():
-    gateway = one("istio/shop/frontend-gateway.yaml", "Gateway")
+    gateway = one("istio/ecommerce-istio/frontend-gateway.yaml", "Gateway")
     assert gateway["metadata"]["name"] == "frontend-gateway"
     assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
     (server,) = gateway["spec"]["servers"]
     assert server["port"]["number"] == 80 and server["port"]["protocol"] == "HTTP"
     assert server["hosts"] == ["*"]
-    vs = one("istio/shop/frontend-gateway.yaml", "VirtualService")
+    vs = one("istio/ecommerce-istio/frontend-gateway.yaml", "VirtualService")
     assert vs["metadata"]["name"] == "frontend"
     assert vs["spec"]["gateways"] == ["frontend-gateway"], "a '*' host must not be a mesh VirtualService"
     assert vs["spec"]["hosts"] == ["*"]
     (rule,) = vs["spec"]["http"]
     (destination,) = rule["route"]
     assert destination["destination"] == {"host": "frontend", "port": {"number": 80}}
-    frontend = one("istio/shop/frontend.yaml", "Service")
+    frontend = one("istio/ecommerce-istio/frontend.yaml", "Service")
     assert 80 in [p["port"] for p in frontend["spec"]["ports"]]
 
 

@@ -14,7 +14,7 @@ from manifests_files.manifests import KUSTOMIZATION, REPO, load, one, resources,
 CORE_KINDS = {"Namespace", "Deployment", "Service", "ServiceAccount", "PersistentVolumeClaim"}
 # Applied over the shop, on purpose under the same name: the canary's DestinationRule (the shop's
 # idle timeout plus the v1/v2 subsets).
-REPLACING_ALTERNATIVES = {"istio/canary/destinationrule.yaml"}
+REPLACING_ALTERNATIVES = {"istio/ads_v2/destinationrule.yaml"}
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy"}
 
 
@@ -25,16 +25,16 @@ def test_the_manifest_folders_hold_the_files_the_workshop_names():
         "k8s/advertisements.yaml",
         "k8s/service-networking/advertisements-v2.yaml",
         "k8s/traffic-generator.yaml",
-        "istio/shop/kustomization.yaml",
-        "istio/shop/namespace.yaml",
-        "istio/shop/frontend.yaml",
-        "istio/shop/advertisements.yaml",
-        "istio/shop/advertisements-service.yaml",
-        "istio/shop/frontend-gateway.yaml",
-        "istio/canary/advertisements-v2.yaml",
-        "istio/canary/destinationrule.yaml",
-        "istio/canary/virtualservice.yaml",
-        "istio/canary/kustomization.yaml",
+        "istio/ecommerce-istio/kustomization.yaml",
+        "istio/ecommerce-istio/namespace.yaml",
+        "istio/ecommerce-istio/frontend.yaml",
+        "istio/ecommerce-istio/advertisements.yaml",
+        "istio/ecommerce-istio/advertisements-service.yaml",
+        "istio/ecommerce-istio/frontend-gateway.yaml",
+        "istio/ads_v2/advertisements_v2.yaml",
+        "istio/ads_v2/destinationrule.yaml",
+        "istio/ads_v2/virtualservice.yaml",
+        "istio/ads_v2/kustomization.yaml",
     } | {
         f"istio/scenarios/{name}.yaml"
         for name in (
@@ -124,7 +124,7 @@ def test_kubernetes_kinds_pass_the_strict_api_schema(resource):
 )
 def test_the_schema_check_rejects_a_broken_copy(mutate, where):
     # Proves the strict check above can fail: a shipped Deployment with one mistake.
-    broken = copy.deepcopy(one("istio/shop/advertisements.yaml", "Deployment"))
+    broken = copy.deepcopy(one("istio/ecommerce-istio/advertisements.yaml", "Deployment"))
     mutate(broken)
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)

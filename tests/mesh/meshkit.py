@@ -23,12 +23,12 @@ from localmesh.loader import kustomization_files
 
 LOCALMESH = [sys.executable, "-m", "localmesh"]
 ISTIO = REPO_ROOT / "istio"
-# The sets as istio/shop/kustomization.yaml and istio/canary/kustomization.yaml list them.
-BASE = kustomization_files(ISTIO / "shop")
-CANARY = [*BASE, *kustomization_files(ISTIO / "canary")]
-ADS_V2 = ISTIO / "canary" / "advertisements-v2.yaml"
-DESTINATION_RULE = ISTIO / "canary" / "destinationrule.yaml"
-CANARY_VS = ISTIO / "canary" / "virtualservice.yaml"
+# The sets as istio/ecommerce-istio/kustomization.yaml and istio/ads_v2/kustomization.yaml list them.
+BASE = kustomization_files(ISTIO / "ecommerce-istio")
+CANARY = [*BASE, *kustomization_files(ISTIO / "ads_v2")]
+ADS_V2 = ISTIO / "ads_v2" / "advertisements_v2.yaml"
+DESTINATION_RULE = ISTIO / "ads_v2" / "destinationrule.yaml"
+CANARY_VS = ISTIO / "ads_v2" / "virtualservice.yaml"
 SCENARIOS = ISTIO / "scenarios"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 PRODUCT_LINK = re.compile(r'href="/products/([a-z0-9-]+)"')

@@ -38,7 +38,7 @@ CHECKED = {
     "fault-delay-v2.yaml", "timeouts-retries.yaml", "destinationrule-resilience.yaml", "mtls-strict.yaml",
     "sticky-ab.yaml",
 }
-SHOP_FRONTEND = ISTIO / "shop" / "frontend.yaml"
+SHOP_FRONTEND = ISTIO / "ecommerce-istio" / "frontend.yaml"
 
 
 @pytest.fixture(scope="module")

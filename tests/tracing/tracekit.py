@@ -30,7 +30,7 @@ from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology, TracingConfig
 
 ISTIO = REPO_ROOT / "istio"
-CANARY_FILES = [*kustomization_files(ISTIO / "shop"), *kustomization_files(ISTIO / "canary")]
+CANARY_FILES = [*kustomization_files(ISTIO / "ecommerce-istio"), *kustomization_files(ISTIO / "ads_v2")]
 ENV = "tracing-test"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 
