@@ -47,7 +47,6 @@ class Resource:
     source: Source
     lines: dict = field(default_factory=dict, repr=False)
     duplicate_keys: list = field(default_factory=list, repr=False)
-    explicit_namespace: bool = True
 
     @property
     def key(self) -> tuple:
@@ -257,17 +256,15 @@ def _resource(data: Any, node: yaml.Node, path: str) -> Resource:
         where = lines.get(("metadata",), line)
         raise ManifestError(path, where, f"{data['kind']}: missing field 'metadata.name'")
     namespace = metadata.get("namespace")
-    explicit = isinstance(namespace, str) and bool(namespace)
     return Resource(
         api_version=data["apiVersion"],
         kind=data["kind"],
         name=metadata["name"],
-        namespace=namespace if explicit else "default",
+        namespace=namespace if isinstance(namespace, str) and namespace else "default",
         body=data,
         source=Source(path, line),
         lines=lines,
         duplicate_keys=duplicates,
-        explicit_namespace=explicit,
     )
 
 

@@ -25,14 +25,6 @@ MESH_GATEWAY = "mesh"
 EXPORT_PUBLIC, EXPORT_PRIVATE, EXPORT_NONE = "*", ".", "~"
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
 
-# Kinds the local mesh understands, by (API group, kind).
-WORKLOAD_KINDS = {("apps", "Deployment")}
-ROUTING_KINDS = {
-    ("", "Service"),
-    ("networking.istio.io", "VirtualService"),
-    ("networking.istio.io", "DestinationRule"),
-    ("networking.istio.io", "Gateway"),
-}
 # Accepted and kept, with no effect on local routing, for reasons the README gives for each.
 # Any other kind is accepted as a cluster would, with a warning that it does nothing here.
 INERT_KINDS = {
@@ -181,15 +173,6 @@ class Container:
         last = name.rsplit("/", 1)[-1]
         return last.rsplit(":", 1)[1] if ":" in last else "latest"
 
-    def port_number(self, port: Union[int, str]) -> Optional[int]:
-        """A probe or Service targetPort, by number or by container port name."""
-        if isinstance(port, int):
-            return port
-        for candidate in self.ports:
-            if candidate.name == port:
-                return candidate.container_port
-        return int(port) if isinstance(port, str) and port.isdigit() else None
-
 
 @dataclass
 class Deployment:
@@ -227,7 +210,6 @@ class ServicePort:
     target_port: Union[int, str]
     protocol: str
     app_protocol: Optional[str]
-    node_port: Optional[int] = None
 
     @property
     def mesh_protocol(self) -> str:
@@ -963,7 +945,6 @@ def build_service(resource: Resource) -> Service:
                 target_port=raw.get("targetPort", number),
                 protocol=str(raw.get("protocol", "TCP")),
                 app_protocol=raw.get("appProtocol"),
-                node_port=raw.get("nodePort"),
             )
         )
     return Service(

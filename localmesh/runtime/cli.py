@@ -9,12 +9,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Optional
 
 from localmesh.analyze import analyzer_report
 from localmesh.loader import expand_paths, load_paths, load_text
 from localmesh.manifest_options import add_manifest_options, manifest_sources
-from localmesh.runtime.control import ControlServer, NotRunning, call, pid_alive, read_control
+from localmesh.runtime.control import ControlServer, NotRunning, call, read_control
 from localmesh.runtime.statusview import format_status
 
 DEFAULT_STATE = ".localmesh"
@@ -263,12 +262,3 @@ def cmd_logs(args: argparse.Namespace) -> int:
     for line in lines[-args.tail:] if args.tail else lines:
         print(line)
     return 0
-
-
-def up_pid(state: Path) -> Optional[int]:
-    """The pid of the `up` owning state, if it is alive (for tests and scripts)."""
-    try:
-        pid = int(read_control(state)["pid"])
-    except NotRunning:
-        return None
-    return pid if pid_alive(pid) else None

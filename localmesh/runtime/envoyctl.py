@@ -100,12 +100,6 @@ class EnvoyControl:
         with urllib.request.urlopen(self.admin + path, timeout=timeout) as response:
             return response.read().decode("utf-8", "replace")
 
-    def live(self) -> bool:
-        try:
-            return self.get("/ready", timeout=1.0).strip() == "LIVE"
-        except (urllib.error.URLError, OSError):
-            return False
-
     def accepted_versions(self) -> dict:
         """{'lds': version, 'cds': version, 'rds:<route name>': version} Envoy has applied."""
         dump = json.loads(self.get("/config_dump"))

@@ -255,11 +255,6 @@ class Supervisor:
                 })
             return rows
 
-    def pid_of(self, name: str) -> Optional[int]:
-        with self._lock:
-            managed = self._processes.get(name)
-            return managed.pid if managed else None
-
     # ---- internals ------------------------------------------------------------------
 
     def _say(self, name: str, text: str) -> None:
