@@ -10,8 +10,9 @@ from typing import Any, Union
 
 import yaml
 
+from localmesh.fields import as_dict
+
 PathLike = Union[str, Path]
-FieldPath = tuple  # keys and list indexes from the document root, e.g. ("spec", "http", 0)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -58,8 +59,7 @@ class Resource:
 
     @property
     def spec(self) -> dict:
-        spec = self.body.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        return as_dict(self.body.get("spec"))
 
     def line_of(self, *path: Any) -> int:
         """Line of the deepest written part of path (a missing field points at its parent)."""

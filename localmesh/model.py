@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
+from localmesh.fields import as_dict, as_list, dotted
 from localmesh.loader import ManifestError, Resource, Source
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -106,16 +107,8 @@ def labels_match(selector: dict, labels: dict) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
 def _str_dict(value: Any) -> dict:
-    return {str(k): str(v) for k, v in _dict(value).items()}
+    return {str(k): str(v) for k, v in as_dict(value).items()}
 
 
 # ---- Kubernetes -------------------------------------------------------------------------
@@ -841,31 +834,25 @@ def _int(resource: Resource, value: Any, path: tuple, default: Optional[int] = N
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        reason = f"{_dotted(path)}: expected an integer, got {value!r}"
+        reason = f"{dotted(path)}: expected an integer, got {value!r}"
         raise ManifestError(resource.source.path, resource.line_of(*path), reason)
     return value
 
 
-def _dotted(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def build_deployment(resource: Resource) -> Deployment:
     spec = resource.spec
-    template = _dict(spec.get("template"))
-    pod_spec = _dict(template.get("spec"))
-    containers = []
-    for index, raw in enumerate(_list(pod_spec.get("containers"))):
-        containers.append(_container(resource, _dict(raw), ("spec", "template", "spec", "containers", index)))
+    template = as_dict(spec.get("template"))
+    pod_spec = as_dict(template.get("spec"))
+    containers = [
+        _container(resource, as_dict(raw), ("spec", "template", "spec", "containers", index))
+        for index, raw in enumerate(as_list(pod_spec.get("containers")))
+    ]
     return Deployment(
         name=resource.name,
         namespace=resource.namespace,
-        labels=_str_dict(_dict(resource.body.get("metadata")).get("labels")),
-        selector=_str_dict(_dict(spec.get("selector")).get("matchLabels")),
-        pod_labels=_str_dict(_dict(template.get("metadata")).get("labels")),
+        labels=_str_dict(as_dict(resource.body.get("metadata")).get("labels")),
+        selector=_str_dict(as_dict(spec.get("selector")).get("matchLabels")),
+        pod_labels=_str_dict(as_dict(template.get("metadata")).get("labels")),
         replicas=_int(resource, spec.get("replicas"), ("spec", "replicas"), 1),
         containers=containers,
         service_account=pod_spec.get("serviceAccountName"),
@@ -875,28 +862,28 @@ def build_deployment(resource: Resource) -> Deployment:
 
 def _container(resource: Resource, raw: dict, path: tuple) -> Container:
     env = []
-    for index, item in enumerate(_list(raw.get("env"))):
-        item = _dict(item)
-        value_from = _dict(item.get("valueFrom"))
+    for index, item in enumerate(as_list(raw.get("env"))):
+        item = as_dict(item)
+        value_from = as_dict(item.get("valueFrom"))
         env.append(
             EnvVar(
                 name=str(item.get("name", "")),
                 value=None if item.get("value") is None else str(item.get("value")),
-                field_path=_dict(value_from.get("fieldRef")).get("fieldPath"),
-                secret_ref=_dict(value_from.get("secretKeyRef")) or None,
-                config_map_ref=_dict(value_from.get("configMapKeyRef")) or None,
+                field_path=as_dict(value_from.get("fieldRef")).get("fieldPath"),
+                secret_ref=as_dict(value_from.get("secretKeyRef")) or None,
+                config_map_ref=as_dict(value_from.get("configMapKeyRef")) or None,
                 source=resource.source_of(*path, "env", index),
             )
         )
     ports = [
-        ContainerPort(name=_dict(p).get("name"), container_port=_dict(p).get("containerPort"))
-        for p in _list(raw.get("ports"))
+        ContainerPort(name=as_dict(p).get("name"), container_port=as_dict(p).get("containerPort"))
+        for p in as_list(raw.get("ports"))
     ]
     return Container(
         name=str(raw.get("name", "")),
         image=str(raw.get("image", "")),
-        command=[str(part) for part in _list(raw.get("command"))],
-        args=[str(part) for part in _list(raw.get("args"))],
+        command=[str(part) for part in as_list(raw.get("command"))],
+        args=[str(part) for part in as_list(raw.get("args"))],
         env=env,
         ports=ports,
         readiness=_probe(raw.get("readinessProbe")),
@@ -905,10 +892,10 @@ def _container(resource: Resource, raw: dict, path: tuple) -> Container:
 
 
 def _probe(raw: Any) -> Optional[Probe]:
-    get = _dict(_dict(raw).get("httpGet"))
+    get = as_dict(as_dict(raw).get("httpGet"))
     if not get:
         return None
-    raw = _dict(raw)
+    raw = as_dict(raw)
 
     def number(key: str, default: int) -> int:
         # As the API server's defaulting: an absent or 0 field takes the default (the schema,
@@ -929,14 +916,14 @@ def _probe(raw: Any) -> Optional[Probe]:
 
 
 def _annotations(resource: Resource) -> dict:
-    return _str_dict(_dict(resource.body.get("metadata")).get("annotations"))
+    return _str_dict(as_dict(resource.body.get("metadata")).get("annotations"))
 
 
 def build_service(resource: Resource) -> Service:
     spec = resource.spec
     ports = []
-    for index, raw in enumerate(_list(spec.get("ports"))):
-        raw = _dict(raw)
+    for index, raw in enumerate(as_list(spec.get("ports"))):
+        raw = as_dict(raw)
         number = _int(resource, raw.get("port"), ("spec", "ports", index, "port"))
         ports.append(
             ServicePort(
@@ -963,7 +950,7 @@ def build_service(resource: Resource) -> Service:
 
 
 def _string_match(raw: Any) -> Optional[StringMatch]:
-    raw = _dict(raw)
+    raw = as_dict(raw)
     for kind in ("exact", "prefix", "regex"):
         if kind in raw:
             return StringMatch(kind, str(raw[kind]))
@@ -971,7 +958,7 @@ def _string_match(raw: Any) -> Optional[StringMatch]:
 
 
 def _header_matches(raw: Any) -> list:
-    return [HeaderMatch(str(name).lower(), _string_match(value)) for name, value in _dict(raw).items()]
+    return [HeaderMatch(str(name).lower(), _string_match(value)) for name, value in as_dict(raw).items()]
 
 
 def _unknown(raw: dict, known: Iterable) -> tuple:
@@ -990,7 +977,7 @@ def _whole(value: Any) -> Optional[int]:
 
 def _percent(raw: Any) -> Optional[float]:
     """Istio's Percent message {value: 12.5}; None when absent or unreadable."""
-    return _number(_dict(raw).get("value")) if isinstance(raw, dict) else None
+    return _number(as_dict(raw).get("value")) if isinstance(raw, dict) else None
 
 
 def _optional_str(value: Any) -> Optional[str]:
@@ -998,19 +985,19 @@ def _optional_str(value: Any) -> Optional[str]:
 
 
 def _strings(value: Any) -> list:
-    return [str(item) for item in _list(value)]
+    return [str(item) for item in as_list(value)]
 
 
 def build_virtual_service(resource: Resource) -> VirtualService:
     spec = resource.spec
     routes = []
-    for index, raw in enumerate(_list(spec.get("http"))):
-        routes.append(_http_route(resource, _dict(raw), ("spec", "http", index)))
+    for index, raw in enumerate(as_list(spec.get("http"))):
+        routes.append(_http_route(resource, as_dict(raw), ("spec", "http", index)))
     return VirtualService(
         name=resource.name,
         namespace=resource.namespace,
-        hosts=[str(h) for h in _list(spec.get("hosts"))],
-        gateways=[str(g) for g in _list(spec.get("gateways"))],
+        hosts=[str(h) for h in as_list(spec.get("hosts"))],
+        gateways=[str(g) for g in as_list(spec.get("gateways"))],
         http=routes,
         resource=resource,
         export_to=tuple(_strings(spec.get("exportTo"))),
@@ -1036,7 +1023,7 @@ def _http_match(match: dict, path: tuple) -> HttpMatch:
         headers=_header_matches(match.get("headers")),
         without_headers=_header_matches(match.get("withoutHeaders")),
         query_params=[
-            HeaderMatch(str(k), _string_match(v)) for k, v in _dict(match.get("queryParams")).items()
+            HeaderMatch(str(k), _string_match(v)) for k, v in as_dict(match.get("queryParams")).items()
         ],
         ignore_uri_case=bool(match.get("ignoreUriCase", False)),
         path=path,
@@ -1052,13 +1039,13 @@ def _http_match(match: dict, path: tuple) -> HttpMatch:
 
 
 def _destination(resource: Resource, raw: Any) -> Destination:
-    raw = _dict(raw)
+    raw = as_dict(raw)
     host = str(raw.get("host", ""))
     return Destination(
         host=host,
         fqdn=resolve_host(host, resource.namespace),
         subset=None if raw.get("subset") is None else str(raw["subset"]),
-        port=_whole(_dict(raw.get("port")).get("number")),
+        port=_whole(as_dict(raw.get("port")).get("number")),
     )
 
 
@@ -1066,8 +1053,8 @@ def _header_operations(raw: Any, path: tuple) -> Optional[HeaderOperations]:
     if not isinstance(raw, dict):
         return None
     return HeaderOperations(
-        set=[(str(k), str(v)) for k, v in _dict(raw.get("set")).items()],
-        add=[(str(k), str(v)) for k, v in _dict(raw.get("add")).items()],
+        set=[(str(k), str(v)) for k, v in as_dict(raw.get("set")).items()],
+        add=[(str(k), str(v)) for k, v in as_dict(raw.get("add")).items()],
         remove=_strings(raw.get("remove")),
         path=path,
         unknown_fields=_unknown(raw, ("set", "add", "remove")),
@@ -1110,8 +1097,8 @@ def _retries(raw: Any, path: tuple) -> Optional[Retries]:
 def _fault(raw: Any, path: tuple) -> Optional[Fault]:
     if not isinstance(raw, dict):
         return None
-    delay = _dict(raw.get("delay"))
-    abort = _dict(raw.get("abort"))
+    delay = as_dict(raw.get("delay"))
+    abort = as_dict(raw.get("abort"))
     fault = Fault(path=path, unknown_fields=_unknown(raw, ("delay", "abort")))
     if delay:
         fault.delay_seconds = parse_duration(delay.get("fixedDelay"))
@@ -1148,7 +1135,7 @@ def _redirect(raw: Any, path: tuple) -> Optional[Redirect]:
 def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
     if not isinstance(raw, dict):
         return None
-    regex = _dict(raw.get("uriRegexRewrite"))
+    regex = as_dict(raw.get("uriRegexRewrite"))
     return Rewrite(
         uri=None if raw.get("uri") is None else str(raw["uri"]),
         authority=None if raw.get("authority") is None else str(raw["authority"]),
@@ -1161,7 +1148,7 @@ def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
 def _direct_response(raw: Any, path: tuple) -> Optional[DirectResponse]:
     if not isinstance(raw, dict):
         return None
-    body = _dict(raw.get("body"))
+    body = as_dict(raw.get("body"))
     return DirectResponse(
         status=_whole(raw.get("status")) or 200,
         body_string=None if body.get("string") is None else str(body["string"]),
@@ -1175,7 +1162,7 @@ def _cors(raw: Any, path: tuple) -> Optional[CorsPolicy]:
     if not isinstance(raw, dict):
         return None
     if "allowOrigins" in raw:
-        origins = [m for m in (_string_match(item) for item in _list(raw.get("allowOrigins"))) if m]
+        origins = [m for m in (_string_match(item) for item in as_list(raw.get("allowOrigins"))) if m]
     else:
         origins = [StringMatch("exact", origin) for origin in _strings(raw.get("allowOrigin"))]
     return CorsPolicy(
@@ -1204,8 +1191,8 @@ def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
             if percent is None and _number(raw.get(deprecated)) is not None:
                 percent = _number(raw.get(deprecated))
         mirrors.append(Mirror(_destination(resource, raw["mirror"]), percent, path + ("mirror",)))
-    for index, item in enumerate(_list(raw.get("mirrors"))):
-        item = _dict(item)
+    for index, item in enumerate(as_list(raw.get("mirrors"))):
+        item = as_dict(item)
         where = path + ("mirrors", index)
         destination = _destination(resource, item.get("destination"))
         mirrors.append(Mirror(destination, _percent(item.get("percentage")), where))
@@ -1214,12 +1201,12 @@ def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
 
 def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
     matches = [
-        _http_match(_dict(match), path + ("match", index))
-        for index, match in enumerate(_list(raw.get("match")))
+        _http_match(as_dict(match), path + ("match", index))
+        for index, match in enumerate(as_list(raw.get("match")))
     ]
     destinations = []
-    for index, item in enumerate(_list(raw.get("route"))):
-        item = _dict(item)
+    for index, item in enumerate(as_list(raw.get("route"))):
+        item = as_dict(item)
         where = path + ("route", index)
         destinations.append(
             RouteDestination(
@@ -1244,7 +1231,7 @@ def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
         direct_response=_direct_response(raw.get("directResponse"), path + ("directResponse",)),
         cors=_cors(raw.get("corsPolicy"), path + ("corsPolicy",)),
         mirrors=_mirrors(resource, raw, path),
-        delegate=_dict(raw.get("delegate")) or None,
+        delegate=as_dict(raw.get("delegate")) or None,
         unknown_fields=_unknown(raw, ROUTE_FIELDS),
     )
 
@@ -1270,8 +1257,8 @@ def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
             "path": None if cookie.get("path") is None else str(cookie["path"]),
             "ttl": parse_duration(cookie.get("ttl")),
             "attributes": [
-                (str(_dict(a).get("name", "")), _dict(a).get("value"))
-                for a in _list(cookie.get("attributes"))
+                (str(as_dict(a).get("name", "")), as_dict(a).get("value"))
+                for a in as_list(cookie.get("attributes"))
             ],
         }
     found.source_ip = raw.get("useSourceIp") is True
@@ -1294,7 +1281,7 @@ def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
 def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBalancer]:
     if not isinstance(raw, dict):
         return None
-    warmup = _dict(raw.get("warmup"))
+    warmup = as_dict(raw.get("warmup"))
     seconds = parse_duration(warmup.get("duration") if warmup else raw.get("warmupDurationSecs"))
     consistent = raw.get("consistentHash")
     return LoadBalancer(
@@ -1305,7 +1292,7 @@ def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBa
         warmup_seconds=seconds,
         warmup_aggression=_number(warmup.get("aggression")),
         warmup_minimum_percent=_number(warmup.get("minimumPercent")),
-        locality=_dict(raw.get("localityLbSetting")) or None,
+        locality=as_dict(raw.get("localityLbSetting")) or None,
         path=path,
         unknown_fields=_unknown(
             raw, ("simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup")
@@ -1318,12 +1305,12 @@ def _traffic_policy(resource: Resource, raw: Any, path: tuple) -> Optional[Traff
     if not isinstance(raw, dict):
         return None
     levels = []
-    for index, level in enumerate(_list(raw.get("portLevelSettings"))):
-        level = _dict(level)
+    for index, level in enumerate(as_list(raw.get("portLevelSettings"))):
+        level = as_dict(level)
         where = path + ("portLevelSettings", index)
         levels.append(
             PortTrafficPolicy(
-                port=_whole(_dict(level.get("port")).get("number")),
+                port=_whole(as_dict(level.get("port")).get("number")),
                 load_balancer=_load_balancer(resource, level.get("loadBalancer"), where + ("loadBalancer",)),
                 connection_pool=_section(resource, level.get("connectionPool"), where + ("connectionPool",)),
                 outlier_detection=_section(
@@ -1355,8 +1342,8 @@ def build_destination_rule(resource: Resource) -> DestinationRule:
     spec = resource.spec
     host = str(spec.get("host", ""))
     subsets = []
-    for index, raw in enumerate(_list(spec.get("subsets"))):
-        raw = _dict(raw)
+    for index, raw in enumerate(as_list(spec.get("subsets"))):
+        raw = as_dict(raw)
         path = ("spec", "subsets", index)
         subsets.append(
             Subset(
@@ -1367,7 +1354,7 @@ def build_destination_rule(resource: Resource) -> DestinationRule:
                 resource=resource,
             )
         )
-    selector = _dict(spec.get("workloadSelector"))
+    selector = as_dict(spec.get("workloadSelector"))
     return DestinationRule(
         name=resource.name,
         namespace=resource.namespace,
@@ -1385,20 +1372,20 @@ def build_destination_rule(resource: Resource) -> DestinationRule:
 def build_gateway(resource: Resource) -> Gateway:
     spec = resource.spec
     servers = []
-    for index, raw in enumerate(_list(spec.get("servers"))):
-        raw = _dict(raw)
-        port = _dict(raw.get("port"))
+    for index, raw in enumerate(as_list(spec.get("servers"))):
+        raw = as_dict(raw)
+        port = as_dict(raw.get("port"))
         path = ("spec", "servers", index)
         unhonoured = [path + (key,) for key in ("bind", "defaultEndpoint") if raw.get(key) not in (None, "")]
         if port.get("targetPort") is not None:
             unhonoured.append(path + ("port", "targetPort"))
-        unhonoured += [path + ("tls", key) for key in _dict(raw.get("tls")) if key != "httpsRedirect"]
+        unhonoured += [path + ("tls", key) for key in as_dict(raw.get("tls")) if key != "httpsRedirect"]
         servers.append(
             GatewayServer(
                 port=port.get("number"),
                 protocol=str(port.get("protocol", "HTTP")).upper(),
-                hosts=[str(h) for h in _list(raw.get("hosts"))],
-                https_redirect=_dict(raw.get("tls")).get("httpsRedirect") is True,
+                hosts=[str(h) for h in as_list(raw.get("hosts"))],
+                https_redirect=as_dict(raw.get("tls")).get("httpsRedirect") is True,
                 path=path,
                 unhonoured=tuple(unhonoured),
             )

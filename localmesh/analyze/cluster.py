@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from localmesh.fields import as_dict, as_list
 from localmesh.loader import Resource
 
 # Namespaces istioctl analyze leaves out entirely (pkg/kube/inject IgnoredNamespaces, Istio 1.29).
@@ -21,14 +22,6 @@ _POD_TEMPLATES = {
     ("batch", "Job"): ("template",),
     ("batch", "CronJob"): ("jobTemplate", "spec", "template"),
 }
-
-
-def as_dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else []
 
 
 def string_map(value: Any) -> dict:

@@ -7,9 +7,10 @@ labels Istio adds from their node's topology (region, zone, subzone, hostname)."
 
 from __future__ import annotations
 
-from localmesh.analyze.cluster import Cluster, Pod, as_dict, as_list, string_map
+from localmesh.analyze.cluster import Cluster, Pod, string_map
 from localmesh.analyze.hosts import ServiceRegistry
 from localmesh.analyze.messages import message
+from localmesh.fields import as_dict, as_list
 
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from localmesh.analyze.cluster import Cluster, as_dict, as_list
+from localmesh.analyze.cluster import Cluster
+from localmesh.fields import as_dict, as_list
 
 CLUSTER_LOCAL_SUFFIX = "svc.cluster.local"
 EXPORT_TO_ALL = "*"

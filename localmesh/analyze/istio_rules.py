@@ -11,6 +11,7 @@ import re2
 
 from localmesh.analyze.hosts import hosts_match
 from localmesh.analyze.messages import message
+from localmesh.fields import as_dict, as_list
 from localmesh.loader import Resource
 
 # RFC 7230 token characters: a header name is one or more of them.
@@ -42,25 +43,17 @@ def check_istio_rules(resource: Resource) -> list:
     ]
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
 # ---- VirtualService ---------------------------------------------------------------------
 
 
 def _virtual_service(spec: dict) -> Iterator:
     root = ("spec",)
-    hosts = [str(h) for h in _list(spec.get("hosts"))]
-    gateways = [str(g) for g in _list(spec.get("gateways"))]
+    hosts = [str(h) for h in as_list(spec.get("hosts"))]
+    gateways = [str(g) for g in as_list(spec.get("gateways"))]
     delegate = not hosts  # a VirtualService without hosts is a delegate, used by another's http rules
     if delegate:
         for kind, text in (("gateways", "gateways"), ("tls", "tls route"), ("tcp", "tcp route")):
-            if _list(spec.get(kind)):
+            if as_list(spec.get(kind)):
                 yield (*root, kind), f"delegate virtual service must have no {text} specified"
     applies_to_mesh = not gateways or "mesh" in gateways
     if applies_to_mesh:
@@ -73,34 +66,34 @@ def _virtual_service(spec: dict) -> Iterator:
         for j in range(i + 1, len(hosts)):
             if hosts_match(first, hosts[j]):
                 yield (*root, "hosts", j), f"duplicate hosts in virtual service: {first} & {hosts[j]}"
-    if not any(_list(spec.get(kind)) for kind in ("http", "tcp", "tls")):
+    if not any(as_list(spec.get(kind)) for kind in ("http", "tcp", "tls")):
         yield root, "http, tcp or tls must be provided in virtual service"
-    for index, rule in enumerate(_list(spec.get("http"))):
-        yield from _http_rule(_dict(rule), (*root, "http", index), delegate)
-    for index, rule in enumerate(_list(spec.get("tls"))):
+    for index, rule in enumerate(as_list(spec.get("http"))):
+        yield from _http_rule(as_dict(rule), (*root, "http", index), delegate)
+    for index, rule in enumerate(as_list(spec.get("tls"))):
         path = (*root, "tls", index)
-        rule = _dict(rule)
-        if not _list(rule.get("match")):
+        rule = as_dict(rule)
+        if not as_list(rule.get("match")):
             yield path, "TLS route must have at least one match condition"
-        for m_index, match in enumerate(_list(rule.get("match"))):
-            if not _list(_dict(match).get("sniHosts")):
+        for m_index, match in enumerate(as_list(rule.get("match"))):
+            if not as_list(as_dict(match).get("sniHosts")):
                 yield (*path, "match", m_index), "TLS match must have at least one SNI host"
-        if not _list(rule.get("route")):
+        if not as_list(rule.get("route")):
             yield path, "TLS route is required"
-    for index, rule in enumerate(_list(spec.get("tcp"))):
-        if not _list(_dict(rule).get("route")):
+    for index, rule in enumerate(as_list(spec.get("tcp"))):
+        if not as_list(as_dict(rule).get("route")):
             yield (*root, "tcp", index), "TCP route is required"
     for kind in ("tcp", "tls"):
-        for index, rule in enumerate(_list(spec.get(kind))):
+        for index, rule in enumerate(as_list(spec.get(kind))):
             path = (*root, kind, index)
-            rule = _dict(rule)
-            yield from _route_destinations(_list(rule.get("route")), (*path, "route"))
-            for m_index, match in enumerate(_list(rule.get("match"))):
-                yield from _port(_dict(match).get("port"), (*path, "match", m_index, "port"))
+            rule = as_dict(rule)
+            yield from _route_destinations(as_list(rule.get("route")), (*path, "route"))
+            for m_index, match in enumerate(as_list(rule.get("match"))):
+                yield from _port(as_dict(match).get("port"), (*path, "match", m_index, "port"))
 
 
 def _http_rule(rule: dict, path: tuple, in_delegate: bool) -> Iterator:
-    routes = _list(rule.get("route"))
+    routes = as_list(rule.get("route"))
     if rule.get("delegate") is not None and not in_delegate:
         # A root rule hands the request to the delegate: it only matches.
         name = rule.get("name") or ""
@@ -121,30 +114,31 @@ def _http_rule(rule: dict, path: tuple, in_delegate: bool) -> Iterator:
                 yield path, "HTTP route cannot contain both route and direct_response"
         elif not routes:
             yield path, "HTTP route, redirect or direct_response is required"
-    if rule.get("mirror") is not None and _list(rule.get("mirrors")):
+    if rule.get("mirror") is not None and as_list(rule.get("mirrors")):
         yield path, "HTTP route cannot contain both mirror and mirrors"
-    for index, match in enumerate(_list(rule.get("match"))):
-        yield from _http_match(_dict(match), (*path, "match", index))
+    for index, match in enumerate(as_list(rule.get("match"))):
+        yield from _http_match(as_dict(match), (*path, "match", index))
     yield from _route_destinations(routes, (*path, "route"))
-    yield from _header_operations(_dict(rule.get("headers")), (*path, "headers"))
+    yield from _header_operations(as_dict(rule.get("headers")), (*path, "headers"))
     for index, route in enumerate(routes):
-        yield from _header_operations(_dict(_dict(route).get("headers")), (*path, "route", index, "headers"))
-    mirror = _dict(rule.get("mirror"))
+        headers = as_dict(as_dict(route).get("headers"))
+        yield from _header_operations(headers, (*path, "route", index, "headers"))
+    mirror = as_dict(rule.get("mirror"))
     if mirror:
-        yield from _port(_dict(mirror.get("port")).get("number"), (*path, "mirror", "port", "number"))
-    for index, origin in enumerate(_list(_dict(rule.get("corsPolicy")).get("allowOrigins"))):
-        yield from _regex(_dict(origin), (*path, "corsPolicy", "allowOrigins", index), "allowOrigins")
+        yield from _port(as_dict(mirror.get("port")).get("number"), (*path, "mirror", "port", "number"))
+    for index, origin in enumerate(as_list(as_dict(rule.get("corsPolicy")).get("allowOrigins"))):
+        yield from _regex(as_dict(origin), (*path, "corsPolicy", "allowOrigins", index), "allowOrigins")
 
 
 def _http_match(match: dict, path: tuple) -> Iterator:
     for field in _STRING_MATCH_FIELDS:
         if field in match:
-            yield from _regex(_dict(match[field]), (*path, field), field)
+            yield from _regex(as_dict(match[field]), (*path, field), field)
     for field in _HEADER_MAP_FIELDS:
-        for name, value in _dict(match.get(field)).items():
+        for name, value in as_dict(match.get(field)).items():
             if field != "queryParams":
                 yield from _header_name(name, (*path, field, name))
-            yield from _regex(_dict(value), (*path, field, name), field)
+            yield from _regex(as_dict(value), (*path, field, name), field)
     if "port" in match:
         yield from _port(match["port"], (*path, "port"))
 
@@ -173,29 +167,29 @@ def _header_name(name: Any, path: tuple) -> Iterator:
 
 def _header_operations(headers: dict, path: tuple) -> Iterator:
     for side in ("request", "response"):
-        operations = _dict(headers.get(side))
+        operations = as_dict(headers.get(side))
         for verb in ("set", "add"):
-            for name in _dict(operations.get(verb)):
+            for name in as_dict(operations.get(verb)):
                 yield from _header_name(name, (*path, side, verb, name))
-        for index, name in enumerate(_list(operations.get("remove"))):
+        for index, name in enumerate(as_list(operations.get("remove"))):
             yield from _header_name(name, (*path, side, "remove", index))
 
 
 def _route_destinations(routes: list, path: tuple) -> Iterator:
     weights = []
     for index, item in enumerate(routes):
-        item = _dict(item)
+        item = as_dict(item)
         here = (*path, index)
         weight = item.get("weight")
         if isinstance(weight, int) and not isinstance(weight, bool):
             weights.append(weight)
             if weight < 0:
                 yield (*here, "weight"), f"weight {weight} < 0"
-        destination = _dict(item.get("destination"))
+        destination = as_dict(item.get("destination"))
         subset = destination.get("subset")
         if subset is not None:
             yield from _subset_name(subset, (*here, "destination", "subset"))
-        port = _dict(destination.get("port"))
+        port = as_dict(destination.get("port"))
         if "number" in port:
             yield from _port(port["number"], (*here, "destination", "port", "number"))
     # Weights are proportions (Istio >= 1.15): several destinations must not all weigh nothing.
@@ -225,23 +219,23 @@ def _destination_rule(spec: dict) -> Iterator:
     elif host != "*" and not _DNS1123_SUBDOMAIN.match(host.removeprefix("*.").lower()):
         yield ("spec", "host"), f"invalid host {host}"
     seen = set()
-    for index, subset in enumerate(_list(spec.get("subsets"))):
-        subset = _dict(subset)
+    for index, subset in enumerate(as_list(spec.get("subsets"))):
+        subset = as_dict(subset)
         path = ("spec", "subsets", index)
         name = subset.get("name")
         yield from _subset_name(name, (*path, "name"))
         if name in seen:
             yield (*path, "name"), f"duplicate subset names: {name}"
         seen.add(name)
-        for key, value in _dict(subset.get("labels")).items():
+        for key, value in as_dict(subset.get("labels")).items():
             yield from _label((*path, "labels", key), key, value)
-        yield from _traffic_policy(_dict(subset.get("trafficPolicy")), (*path, "trafficPolicy"))
-    yield from _traffic_policy(_dict(spec.get("trafficPolicy")), ("spec", "trafficPolicy"))
+        yield from _traffic_policy(as_dict(subset.get("trafficPolicy")), (*path, "trafficPolicy"))
+    yield from _traffic_policy(as_dict(spec.get("trafficPolicy")), ("spec", "trafficPolicy"))
 
 
 def _traffic_policy(policy: dict, path: tuple) -> Iterator:
-    for index, setting in enumerate(_list(policy.get("portLevelSettings"))):
-        number = _dict(_dict(setting).get("port")).get("number")
+    for index, setting in enumerate(as_list(policy.get("portLevelSettings"))):
+        number = as_dict(as_dict(setting).get("port")).get("number")
         yield from _port(number, (*path, "portLevelSettings", index, "port", "number"))
 
 
@@ -262,12 +256,12 @@ def _label(path: tuple, key: Any, value: Any) -> Iterator:
 
 
 def _gateway(spec: dict) -> Iterator:
-    servers = _list(spec.get("servers"))
+    servers = as_list(spec.get("servers"))
     if not servers:
         yield ("spec",), "gateway must have at least one server"
     for index, server in enumerate(servers):
-        server = _dict(server)
+        server = as_dict(server)
         path = ("spec", "servers", index)
-        if not _list(server.get("hosts")):
+        if not as_list(server.get("hosts")):
             yield path, "server config must contain at least one host"
-        yield from _port(_dict(server.get("port")).get("number"), (*path, "port", "number"))
+        yield from _port(as_dict(server.get("port")).get("number"), (*path, "port", "number"))

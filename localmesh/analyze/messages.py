@@ -181,17 +181,6 @@ def go_list(items: list) -> str:
     return "[" + " ".join(str(item) for item in items) + "]"
 
 
-def dotted(path: Any) -> str:
-    """A field path as kubectl writes it: spec.http[0].route[1].weight."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
 def codes_table() -> str:
     """The codes as a Markdown table, for the README."""
     rows = ["| code | name | level | refuses apply | reported when |", "|---|---|---|---|---|"]

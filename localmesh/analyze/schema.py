@@ -16,7 +16,8 @@ from referencing import Registry
 from referencing import Resource as SchemaResource
 
 from localmesh.analyze import istio_schemas
-from localmesh.analyze.messages import Message, dotted, message
+from localmesh.analyze.messages import Message, message
+from localmesh.fields import dotted
 from localmesh.loader import Resource
 
 KUBERNETES_VERSION = kv.latest_version()  # the newest schema kubernetes-validate ships

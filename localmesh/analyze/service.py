@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from localmesh.analyze.cluster import Cluster, Object, as_dict, as_list
+from localmesh.analyze.cluster import Cluster, Object
 from localmesh.analyze.messages import message
+from localmesh.fields import as_dict, as_list
 
 # Lower-case names protocol.Parse knows (Istio 1.29).
 _PROTOCOLS = {"tcp", "udp", "grpc", "grpc-web", "http", "http_proxy", "http2", "https", "tls",

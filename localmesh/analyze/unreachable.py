@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from localmesh.analyze.cluster import as_dict, as_list
 from localmesh.analyze.messages import go_quote, message
+from localmesh.fields import as_dict, as_list
 from localmesh.loader import Resource
 
 _STRING_MATCHES = ("uri", "scheme", "method", "authority")

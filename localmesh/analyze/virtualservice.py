@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from localmesh.analyze.cluster import Cluster, Object, as_dict, as_list
+from localmesh.analyze.cluster import Cluster, Object
 from localmesh.analyze.hosts import (
     EXPORT_TO_ALL,
     EXPORT_TO_OWN_NAMESPACE,
@@ -19,6 +19,7 @@ from localmesh.analyze.hosts import (
     to_fqdn,
 )
 from localmesh.analyze.messages import go_list, go_quote, message
+from localmesh.fields import as_dict, as_list
 
 MESH_GATEWAY = "mesh"
 # Gateways Istio generates for a Kubernetes Gateway carry this between tildes in their name.

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from localmesh.envoy.names import HTTP_PROTOCOL_OPTIONS_TYPE, duration
 from localmesh.envoy.warnings import unsupported, warning
+from localmesh.fields import as_dict
 from localmesh.loader import Resource
 from localmesh.model import (
     HTTP2_PROTOCOLS,
@@ -183,10 +184,6 @@ def _thresholds(limits: dict) -> dict:
     }
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
 def _positive(value: Any) -> Optional[int]:
     """istiod applies a connection-pool number only when it is > 0 (0 cannot mean "unset" else)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -261,8 +258,8 @@ class _ClusterFields:
 
     def connection_pool(self, resource: Resource, section: PolicySection) -> None:
         limits: dict = {}
-        tcp = section.values.get("tcp") if isinstance(section.values.get("tcp"), dict) else {}
-        http = section.values.get("http") if isinstance(section.values.get("http"), dict) else {}
+        tcp = as_dict(section.values.get("tcp"))
+        http = as_dict(section.values.get("http"))
         idle = None
         for key, value in http.items():
             where = section.path + ("http", key)
@@ -331,7 +328,7 @@ class _ClusterFields:
     def retry_budget(self, section: PolicySection) -> None:
         percent = section.values.get("percent")
         budget = {
-            "budget_percent": {"value": float(_dict(percent).get("value", 20.0))},
+            "budget_percent": {"value": float(as_dict(percent).get("value", 20.0))},
             "min_retry_concurrency": _positive(section.values.get("minRetryConcurrency")) or 3,
         }
         self.fields["circuit_breakers"]["thresholds"][0]["retry_budget"] = budget

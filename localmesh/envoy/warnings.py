@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
+from localmesh.fields import dotted
 from localmesh.loader import Resource
-
-
-def dotted(path: tuple) -> str:
-    """('spec', 'http', 0, 'mirror') -> 'spec.http[0].mirror'."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def warning(resource: Resource, path: tuple, reason: str) -> str:
