@@ -14,6 +14,8 @@ from localmesh.fields import as_dict
 
 PathLike = Union[str, Path]
 
+ResourceKey = tuple[str, str, str]  # (kind, namespace, name)
+
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
@@ -50,7 +52,7 @@ class Resource:
     duplicate_keys: list = field(default_factory=list, repr=False)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> ResourceKey:
         return (self.kind, self.namespace, self.name)
 
     @property
@@ -76,6 +78,17 @@ class Resource:
     def describe(self) -> str:
         """Resource and place as istioctl prints them: 'VirtualService ns3/name file:line'."""
         return f"{self.kind} {self.namespace}/{self.name} {self.source}"
+
+
+def latest_by_key(resources: Iterable[Resource]) -> dict[ResourceKey, Resource]:
+    """The resources as a cluster holds them after `kubectl apply` of each in turn: a later
+    resource with the same kind/namespace/name replaces the earlier one and takes its place, as
+    an update keeps its creationTimestamp. The order is creation order, which istiod uses to
+    merge DestinationRules and to pick among VirtualServices."""
+    latest: dict[ResourceKey, Resource] = {}
+    for resource in resources:
+        latest[resource.key] = resource
+    return latest
 
 
 @dataclass(frozen=True)

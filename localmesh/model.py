@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from localmesh.fields import as_dict, as_list, dotted
-from localmesh.loader import ManifestError, Resource, Source
+from localmesh.loader import ManifestError, Resource, Source, latest_by_key
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 # meshConfig.rootNamespace's default: its DestinationRules are the last resort for every proxy.
@@ -801,35 +801,6 @@ def _exported_to(export: frozenset, namespace: str) -> bool:
     return not export or EXPORT_PUBLIC in export or namespace in export
 
 
-def build_mesh(resources: Iterable[Resource]) -> Mesh:
-    """The model of a set of resources; a later resource with the same kind/namespace/name wins,
-    as with `kubectl apply` of the files in order, and keeps the place of the first: the order of
-    each kind is creation order (an update keeps its creationTimestamp), which istiod uses to
-    merge DestinationRules and to pick among VirtualServices."""
-    latest: dict = {}
-    for resource in resources:
-        latest[resource.key] = resource
-    mesh = Mesh()
-    for resource in latest.values():
-        kind = (resource.group, resource.kind)
-        if kind == ("apps", "Deployment"):
-            mesh.deployments.append(build_deployment(resource))
-        elif kind == ("", "Service"):
-            mesh.services.append(build_service(resource))
-        elif kind == ("networking.istio.io", "VirtualService"):
-            mesh.virtual_services.append(build_virtual_service(resource))
-        elif kind == ("networking.istio.io", "DestinationRule"):
-            mesh.destination_rules.append(build_destination_rule(resource))
-        elif kind == ("networking.istio.io", "Gateway"):
-            mesh.gateways.append(build_gateway(resource))
-        else:
-            # A cluster stores every kind its API serves (the analyzer refuses the others before
-            # this): the local mesh keeps it too. Outside INERT_KINDS, the builders say that it has
-            # no effect here.
-            mesh.inert.append(resource)
-    return mesh
-
-
 def _int(resource: Resource, value: Any, path: tuple, default: Optional[int] = None) -> Optional[int]:
     if value is None:
         return default
@@ -1397,3 +1368,31 @@ def build_gateway(resource: Resource) -> Gateway:
         servers=servers,
         resource=resource,
     )
+
+
+# The Mesh list each kind the local mesh acts on goes to, and the function that builds it.
+BUILDERS = {
+    ("apps", "Deployment"): ("deployments", build_deployment),
+    ("", "Service"): ("services", build_service),
+    ("networking.istio.io", "VirtualService"): ("virtual_services", build_virtual_service),
+    ("networking.istio.io", "DestinationRule"): ("destination_rules", build_destination_rule),
+    ("networking.istio.io", "Gateway"): ("gateways", build_gateway),
+}
+
+
+def build_mesh(resources: Iterable[Resource]) -> Mesh:
+    """The model of the resources as applied in order (latest_by_key: a repeated resource keeps
+    its first place, its creation, which istiod uses to merge DestinationRules and to pick among
+    VirtualServices)."""
+    mesh = Mesh()
+    for resource in latest_by_key(resources).values():
+        entry = BUILDERS.get((resource.group, resource.kind))
+        if entry is None:
+            # A cluster stores every kind its API serves (the analyzer refuses the others before
+            # this): the local mesh keeps it too. Outside INERT_KINDS, the builders say that it has
+            # no effect here.
+            mesh.inert.append(resource)
+            continue
+        attribute, builder = entry
+        getattr(mesh, attribute).append(builder(resource))
+    return mesh

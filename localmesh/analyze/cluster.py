@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from localmesh.fields import as_dict, as_list
-from localmesh.loader import Resource
+from localmesh.loader import Resource, latest_by_key
 
 # Namespaces istioctl analyze leaves out entirely (pkg/kube/inject IgnoredNamespaces, Istio 1.29).
 IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
@@ -26,15 +26,6 @@ _POD_TEMPLATES = {
 
 def string_map(value: Any) -> dict:
     return {str(k): "" if v is None else str(v) for k, v in as_dict(value).items()}
-
-
-def latest(resources: Iterable[Resource]) -> list:
-    """A later resource with the same kind/namespace/name replaces the earlier one (kubectl apply)."""
-    found: dict = {}
-    for resource in resources:
-        found.pop(resource.key, None)
-        found[resource.key] = resource
-    return list(found.values())
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ class Cluster:
 
     def __init__(self, resources: Iterable[Resource]) -> None:
         self._by_kind: dict = {}
-        for resource in latest(resources):
+        for resource in latest_by_key(resources).values():
             namespace = resource.name if resource.kind == "Namespace" else resource.namespace
             if namespace in IGNORED_NAMESPACES:
                 continue

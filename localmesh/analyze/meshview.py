@@ -7,25 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from localmesh import model
-from localmesh.analyze.cluster import latest
-from localmesh.loader import ManifestError, Resource
+from localmesh.loader import ManifestError, Resource, latest_by_key
 
-_BUILDERS = {
-    ("apps", "Deployment"): ("deployments", model.build_deployment),
-    ("", "Service"): ("services", model.build_service),
-}
+_VIEWED_KINDS = (("apps", "Deployment"), ("", "Service"))
 
 
 def build_view(resources: Iterable[Resource]) -> model.Mesh:
-    """The model of the latest resources. A resource whose values cannot be read is left out:
-    the schema check has already reported it."""
+    """The model of the latest Deployments and Services; other kinds are kept as inert. A resource
+    whose values cannot be read is left out: the schema check has already reported it."""
     mesh = model.Mesh()
-    for resource in latest(resources):
-        entry = _BUILDERS.get((resource.group, resource.kind))
-        if entry is None:
+    for resource in latest_by_key(resources).values():
+        kind = (resource.group, resource.kind)
+        if kind not in _VIEWED_KINDS:
             mesh.inert.append(resource)
             continue
-        attribute, builder = entry
+        attribute, builder = model.BUILDERS[kind]
         try:
             built = builder(resource)
         except (ManifestError, ValueError, TypeError, AttributeError):

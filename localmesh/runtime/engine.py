@@ -24,7 +24,7 @@ from typing import Optional, TextIO
 
 from localmesh.envoy import EnvoyResources, build_bootstrap, build_resources, discovery_files
 from localmesh.envoy.endpoints import eds_resources
-from localmesh.loader import Resource
+from localmesh.loader import Resource, latest_by_key
 from localmesh.model import Mesh, Probe, build_mesh
 from localmesh.runtime.diff import resource_changes
 from localmesh.runtime.envoyctl import EnvoyControl, EnvoyError, file_kind
@@ -98,27 +98,25 @@ class Runtime:
         with self.lock:
             try:
                 self._start_trace_agent()
-                return self._reconcile(_keyed(resources))
+                return self._reconcile(latest_by_key(resources))
             except BaseException:
                 self.shutdown()
                 raise
 
     def apply(self, resources: Iterable[Resource]) -> list:
         with self.lock:
-            incoming = _keyed(resources)
-            merged = dict(self.resources)
-            merged.update(incoming)
+            incoming = latest_by_key(resources)
             changes = resource_changes(
                 {k: r.body for k, r in self.resources.items()}, {k: r.body for k, r in incoming.items()}
             )
-            return changes + self._reconcile(merged)
+            return changes + self._reconcile(latest_by_key([*self.resources.values(), *incoming.values()]))
 
     def delete(self, resources: Iterable[Resource]) -> tuple:
         """(lines, all found): resources not running are reported 'not found', like kubectl."""
         with self.lock:
             remaining = dict(self.resources)
             lines, found_all = [], True
-            for key in _keyed(resources):
+            for key in latest_by_key(resources):
                 if remaining.pop(key, None) is None:
                     lines.append(f"{key[0].lower()}/{key[2]} not found (namespace {key[1]})")
                     found_all = False
@@ -129,13 +127,10 @@ class Runtime:
     def candidate_set(self, resources: Iterable[Resource], deleting: bool = False) -> list:
         """The resource list an apply (or delete) of resources would leave, for the analyzer."""
         with self.lock:
-            merged = dict(self.resources)
-            for key, resource in _keyed(resources).items():
-                if deleting:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = resource
-            return list(merged.values())
+            if deleting:
+                gone = latest_by_key(resources)
+                return [resource for key, resource in self.resources.items() if key not in gone]
+            return list(latest_by_key([*self.resources.values(), *resources]).values())
 
     def _start_trace_agent(self) -> None:
         """ddapm-test-agent, supervised like a pod, when the plan says the mesh brings its own."""
@@ -503,15 +498,6 @@ class Runtime:
         parts = [f"# {r.source}\n" + yaml.safe_dump(r.body, sort_keys=False) for r in self.resources.values()]
         path = self.config.state_dir / "applied.yaml"
         path.write_text("---\n".join(parts), encoding="utf-8")
-
-
-def _keyed(resources: Iterable[Resource]) -> dict:
-    """By key; a repeated resource takes the later body and keeps the first one's place (its
-    creation, as kubectl apply would create it): istiod merges and picks by creation order."""
-    keyed: dict = {}
-    for resource in resources:
-        keyed[resource.key] = resource
-    return keyed
 
 
 def _probe_spec(base_url: str, probe: Optional[Probe]) -> Optional[ProbeSpec]:
