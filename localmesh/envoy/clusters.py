@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Optional
 
 from localmesh.envoy.names import DATADOG_CLUSTER, cluster_name, duration
-from localmesh.envoy.policy import cluster_policy, policy_field_warnings, policy_in_force
+from localmesh.envoy.policy import cluster_policy, policy_in_force, warn_unknown_policy_fields
 from localmesh.envoy.views import ClusterPlan
-from localmesh.envoy.warnings import warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.model import DestinationRule, Mesh, Service, ServicePort, labels_match
 from localmesh.topology import Endpoint, Topology
 
@@ -29,18 +29,16 @@ def service_endpoints(service: Service, topology: Topology) -> list:
     ]
 
 
-def build_clusters(mesh: Mesh, topology: Topology, plan: Optional[ClusterPlan] = None) -> tuple:
-    """(clusters, warnings) for every Service port and DestinationRule subset: each host's own set
-    with the rule its listener's namespace sees, plus the sets plan.extra asks for (a proxy
-    namespace that sees another rule for the host)."""
-    plan = plan if plan is not None else ClusterPlan(mesh)
+def build_clusters(mesh: Mesh, topology: Topology, plan: ClusterPlan, warnings: Warnings) -> list[dict]:
+    """The clusters of every Service port and DestinationRule subset: each host's own set with
+    the rule its listener's namespace sees, plus the sets plan.extra asks for (a proxy namespace
+    that sees another rule for the host)."""
     clusters: list = []
-    warnings: list = []
     for rule in mesh.destination_rules:
-        warnings += policy_field_warnings(rule)
+        warn_unknown_policy_fields(rule, warnings)
         if rule.workload_selector is not None:
             reason = "applies to the selected workloads' sidecars only; localmesh has one proxy; ignored"
-            warnings.append(warning(rule.resource, ("spec", "workloadSelector"), reason))
+            warnings.add(rule.resource, ("spec", "workloadSelector"), reason)
     services = sorted(mesh.services, key=lambda s: (s.namespace, s.name))
     sets = [(service, plan.primary_namespace(service), "") for service in services]
     by_fqdn = {service.fqdn: service for service in services}
@@ -49,35 +47,29 @@ def build_clusters(mesh: Mesh, topology: Topology, plan: Optional[ClusterPlan] =
         endpoints = service_endpoints(service, topology)
         rule = plan.rule(service.fqdn, namespace)
         if rule is not None:
-            warnings += _duplicate_subsets(rule)
+            _warn_duplicate_subsets(rule, warnings)
         for port in service.ports:
             if port.port is None or port.mesh_protocol == "UDP":
                 continue
-            built, found = _cluster(service, port, None, endpoints, rule, suffix)
-            clusters.append(built)
-            warnings += found
+            clusters.append(_cluster(service, port, None, endpoints, rule, suffix, warnings))
             for subset in rule.subsets if rule else []:
                 chosen = [e for e in endpoints if labels_match(subset.labels, dict(e.labels))]
-                built, found = _cluster(service, port, subset.name, chosen, rule, suffix)
-                clusters.append(built)
-                warnings += found
+                clusters.append(_cluster(service, port, subset.name, chosen, rule, suffix, warnings))
     if topology.tracing is not None:
         clusters.append(datadog_cluster(topology.tracing.agent_host, topology.tracing.agent_port))
-    return clusters, warnings
+    return clusters
 
 
-def _duplicate_subsets(rule: DestinationRule) -> list:
+def _warn_duplicate_subsets(rule: DestinationRule, warnings: Warnings) -> None:
     """A subset name a later DestinationRule merged into rule repeats: istiod keeps the first."""
     seen: dict = {}
-    found = []
     for source in rule.merged or (rule,):
         for subset in source.subsets:
             first = seen.setdefault(subset.name, source)
             if first is not source:
                 reason = (f"subset {subset.name!r} is already defined by DestinationRule "
                           f"{first.namespace}/{first.name} for the same host; ignored, as istiod does")
-                found.append(warning(source.resource, subset.path + ("name",), reason))
-    return found
+                warnings.add(source.resource, subset.path + ("name",), reason)
 
 
 def _is_ip(host: str) -> bool:
@@ -98,8 +90,9 @@ def _cluster(
     subset: Optional[str],
     endpoints: list,
     rule: Optional[DestinationRule],
-    suffix: str = "",
-) -> tuple:
+    suffix: str,
+    warnings: Warnings,
+) -> dict:
     name = cluster_name(port.port, subset, service.fqdn) + suffix
     cluster: dict = {
         "name": name,
@@ -107,7 +100,6 @@ def _cluster(
         "connect_timeout": duration(CONNECT_TIMEOUT),
         "load_assignment": {"cluster_name": name, "endpoints": []},
     }
-    warnings: list = []
     if endpoints:
         entries = [_lb_endpoint(e, e.port_for(port.target_port)) for e in endpoints]
         cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": entries}]
@@ -119,18 +111,12 @@ def _cluster(
     if paths:
         path = paths.most_common(1)[0][0]
         if len(paths) > 1:
-            warnings.append(
-                warning(
-                    service.resource,
-                    ("spec", "selector"),
-                    f"endpoints of cluster {name} have different readiness paths {sorted(paths)}; "
-                    f"Envoy checks one path per cluster, localmesh checks {path}",
-                )
-            )
+            reason = (f"endpoints of cluster {name} have different readiness paths {sorted(paths)}; "
+                      f"Envoy checks one path per cluster, localmesh checks {path}")
+            warnings.add(service.resource, ("spec", "selector"), reason)
         cluster["health_checks"] = [_health_check(path, service.fqdn)]
-    fields, found = cluster_policy(policy_in_force(rule, subset, port.port), port.mesh_protocol)
-    cluster.update(fields)
-    return cluster, warnings + found
+    cluster.update(cluster_policy(policy_in_force(rule, subset, port.port), port.mesh_protocol, warnings))
+    return cluster
 
 
 def _lb_endpoint(endpoint: Endpoint, port: int) -> dict:

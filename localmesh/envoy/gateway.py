@@ -22,7 +22,7 @@ from typing import Optional
 from localmesh.envoy.matches import is_catch_all
 from localmesh.envoy.routes import RouteContext, virtual_service_routes
 from localmesh.envoy.views import ClusterPlan
-from localmesh.envoy.warnings import unsupported, warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.model import (
     INGRESS_GATEWAY_LABELS,
     INGRESS_GATEWAY_NAMESPACE,
@@ -78,9 +78,9 @@ def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) ->
     return hosts
 
 
-def served_gateways(mesh: Mesh) -> tuple:
-    """(the Gateways the local ingress gateway serves, warnings for the others)."""
-    served, warnings = [], []
+def served_gateways(mesh: Mesh, warnings: Warnings) -> list[Gateway]:
+    """The Gateways the local ingress gateway serves; a warning for each other one."""
+    served = []
     labels = ", ".join(f"{k}={v}" for k, v in sorted(INGRESS_GATEWAY_LABELS.items()))
     for gateway in mesh.gateways:
         if gateway_selects_ingress(gateway):
@@ -88,13 +88,12 @@ def served_gateways(mesh: Mesh) -> tuple:
             continue
         reason = (f"selects no proxy localmesh runs (its one gateway is Istio's default ingress gateway, "
                   f"{labels} in {INGRESS_GATEWAY_NAMESPACE}); not served")
-        warnings.append(warning(gateway.resource, ("spec", "selector"), reason))
-    return served, warnings
+        warnings.add(gateway.resource, ("spec", "selector"), reason)
+    return served
 
 
-def _served_port(gateways: list) -> tuple:
-    """(the server port localmesh serves, warnings): one local gateway listener, so one port."""
-    warnings: list = []
+def _served_port(gateways: list, warnings: Warnings) -> Optional[int]:
+    """The server port localmesh serves: one local gateway listener, so one port."""
     ports = sorted({s.port for g in gateways for s in g.servers if s.protocol in HTTP_SERVER_PROTOCOLS
                     and isinstance(s.port, int)})
     for gateway in gateways:
@@ -102,15 +101,15 @@ def _served_port(gateways: list) -> tuple:
             if server.protocol in HTTP_SERVER_PROTOCOLS:
                 for path in server.unhonoured:
                     why = "the local gateway is one plain HTTP listener on loopback"
-                    warnings.append(unsupported(gateway.resource, path, why))
+                    warnings.unsupported(gateway.resource, path, why)
             if server.protocol not in HTTP_SERVER_PROTOCOLS:
                 reason = f"protocol {server.protocol} is not served by localmesh (plain HTTP only); ignored"
-                warnings.append(warning(gateway.resource, server.path + ("port", "protocol"), reason))
+                warnings.add(gateway.resource, server.path + ("port", "protocol"), reason)
             elif ports and server.port != ports[0]:
                 reason = (f"localmesh serves one gateway port, the server on port {ports[0]}; "
                           f"port {server.port} ignored")
-                warnings.append(warning(gateway.resource, server.path + ("port", "number"), reason))
-    return (ports[0] if ports else None), warnings
+                warnings.add(gateway.resource, server.path + ("port", "number"), reason)
+    return ports[0] if ports else None
 
 
 def sort_catch_all_last(routes: list) -> list:
@@ -119,17 +118,16 @@ def sort_catch_all_last(routes: list) -> list:
     return [r for r in routes if not is_catch_all(r["match"])] + last
 
 
-def gateway_virtual_hosts(mesh: Mesh, plan: Optional[ClusterPlan] = None) -> tuple:
-    """(virtual hosts of the gateway listener, the server port they serve, warnings)."""
-    gateways, warnings = served_gateways(mesh)
-    port, found = _served_port(gateways)
-    warnings += found
+def gateway_virtual_hosts(mesh: Mesh, plan: ClusterPlan, warnings: Warnings) -> list[dict]:
+    """The virtual hosts of the gateway listener."""
+    gateways = served_gateways(mesh, warnings)
+    port = _served_port(gateways, warnings)
     vhosts: dict = {}
     built: dict = {}
     for gateway in sorted(gateways, key=lambda g: (g.namespace, g.name)):
         servers = [s for s in gateway.servers if s.protocol in HTTP_SERVER_PROTOCOLS and s.port == port]
         bound = mesh.gateway_virtual_services(gateway, INGRESS_GATEWAY_NAMESPACE)
-        warnings += _unseen_virtual_services(mesh, gateway, bound)
+        _warn_unseen_virtual_services(mesh, gateway, bound, warnings)
         for server in servers:
             for vs in bound:
                 hosts = intersect_hosts(server_hosts_for(server, gateway, vs.namespace), vs.hosts)
@@ -141,9 +139,8 @@ def gateway_virtual_hosts(mesh: Mesh, plan: Optional[ClusterPlan] = None) -> tup
                         gateway=gateway.ref, port=port, namespace=INGRESS_GATEWAY_NAMESPACE, clusters=plan,
                         proxies=((INGRESS_GATEWAY_NAMESPACE, dict(INGRESS_GATEWAY_LABELS)),),
                     )
-                    built[key] = virtual_service_routes(mesh, vs, context)
-                    warnings += built[key][1]
-                routes = built[key][0]
+                    built[key] = virtual_service_routes(mesh, vs, context, warnings)
+                routes = built[key]
                 if not routes:
                     continue
                 for host in hosts:
@@ -157,35 +154,31 @@ def gateway_virtual_hosts(mesh: Mesh, plan: Optional[ClusterPlan] = None) -> tup
                     vhost = vhosts.setdefault(name.lower(), _vhost(name.lower(), port))
                     vhost["require_tls"] = "ALL"
         for vs in bound:
-            warnings += _unserved_hosts(vs, gateway, servers)
+            _warn_unserved_hosts(vs, gateway, servers, warnings)
     if not vhosts:
-        return [{"name": f"blackhole:{port or 80}", "domains": ["*"], "routes": []}], port, warnings
+        return [{"name": f"blackhole:{port or 80}", "domains": ["*"], "routes": []}]
     for vhost in vhosts.values():
         vhost["routes"] = sort_catch_all_last(vhost["routes"])
-    return [vhosts[name] for name in sorted(vhosts)], port, warnings
+    return [vhosts[name] for name in sorted(vhosts)]
 
 
 def _vhost(host: str, port: Optional[int]) -> dict:
     return {"name": f"{host}:{port or 80}", "domains": [host], "routes": []}
 
 
-def _unseen_virtual_services(mesh: Mesh, gateway: Gateway, bound: list) -> list:
+def _warn_unseen_virtual_services(mesh: Mesh, gateway: Gateway, bound: list, warnings: Warnings) -> None:
     """VirtualServices that bind gateway but are not exported to the gateway's namespace: Istio's
     gateway never sees them (a common surprise with exportTo "."), nor does localmesh's."""
-    found = []
     for vs in mesh.virtual_services:
         if gateway.ref in vs.gateway_refs and all(vs is not seen for seen in bound):
             reason = (f"not exported to {INGRESS_GATEWAY_NAMESPACE}, where the ingress gateway runs: "
                       f"Gateway {gateway.ref} does not see this VirtualService (as in Istio); its routes "
                       "are not served there")
-            found.append(warning(vs.resource, ("spec", "exportTo"), reason))
-    return found
+            warnings.add(vs.resource, ("spec", "exportTo"), reason)
 
 
-def _unserved_hosts(vs: VirtualService, gateway: Gateway, servers: list) -> list:
-    found = []
+def _warn_unserved_hosts(vs: VirtualService, gateway: Gateway, servers: list, warnings: Warnings) -> None:
     for index, host in enumerate(vs.hosts):
         if not any(intersect_hosts(server_hosts_for(s, gateway, vs.namespace), [host]) for s in servers):
             reason = f"host {host!r} is not served by Gateway {gateway.ref}; ignored"
-            found.append(warning(vs.resource, ("spec", "hosts", index), reason))
-    return found
+            warnings.add(vs.resource, ("spec", "hosts", index), reason)

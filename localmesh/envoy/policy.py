@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Optional
 
 from localmesh.envoy.names import HTTP_PROTOCOL_OPTIONS_TYPE, duration
-from localmesh.envoy.warnings import unsupported, warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.fields import as_dict
 from localmesh.loader import Resource
 from localmesh.model import (
@@ -192,9 +192,9 @@ def _positive(value: Any) -> Optional[int]:
 
 
 class _ClusterFields:
-    """Collects the cluster dict fields and the warnings for one PolicyInForce."""
+    """Collects the cluster dict fields for one PolicyInForce, and warns about the rest."""
 
-    def __init__(self, protocol: str) -> None:
+    def __init__(self, protocol: str, warnings: Warnings) -> None:
         self.protocol = protocol
         self.fields: dict = {
             "lb_policy": DEFAULT_LB_POLICY,
@@ -206,7 +206,7 @@ class _ClusterFields:
         self.common: dict = {}  # HttpProtocolOptions.common_http_protocol_options
         self.http2_options: dict = {}
         self.upstream = self._protocol_upstream()
-        self.warnings: list = []
+        self.warnings = warnings
 
     def _protocol_upstream(self) -> Optional[str]:
         """"h2", "downstream" or None (HTTP/1.1): istiod's setUpstreamProtocol for a sidecar."""
@@ -216,15 +216,12 @@ class _ClusterFields:
             return "downstream"
         return None
 
-    def warn(self, resource: Resource, path: tuple, reason: str) -> None:
-        self.warnings.append(warning(resource, path, reason))
-
     def load_balancer(self, resource: Resource, lb: LoadBalancer) -> None:
         if lb.simple is not None and lb.simple != "UNSPECIFIED":
             mapped = LB_POLICIES.get(lb.simple)
             if mapped is None:
                 why = "PASSTHROUGH needs the original destination" if lb.simple == "PASSTHROUGH" else ""
-                self.warnings.append(unsupported(resource, lb.path + ("simple",), why))
+                self.warnings.unsupported(resource, lb.path + ("simple",), why)
             else:
                 self.fields["lb_policy"] = mapped
         if lb.warmup_seconds is not None and self.fields["lb_policy"] in ("ROUND_ROBIN", "LEAST_REQUEST"):
@@ -236,8 +233,8 @@ class _ClusterFields:
             key = "round_robin_lb_config" if round_robin else "least_request_lb_config"
             self.fields[key] = {"slow_start_config": slow_start}
         if lb.locality is not None:
-            self.warn(resource, lb.path + ("localityLbSetting",),
-                      "every local endpoint is in one locality; ignored")
+            reason = "every local endpoint is in one locality; ignored"
+            self.warnings.add(resource, lb.path + ("localityLbSetting",), reason)
         consistent = lb.consistent_hash
         if consistent is not None:
             # One lb_config per cluster: the hash's replaces a warmup's (istiod's order too).
@@ -252,9 +249,9 @@ class _ClusterFields:
                 size = consistent.ring_hash_minimum or DEFAULT_RING_SIZE
                 self.fields["ring_hash_lb_config"] = {"minimum_ring_size": str(size)}
             for key in consistent.unknown_fields:
-                self.warnings.append(unsupported(resource, consistent.path + (key,)))
+                self.warnings.unsupported(resource, consistent.path + (key,))
         for key in lb.unknown_fields:
-            self.warnings.append(unsupported(resource, lb.path + (key,)))
+            self.warnings.unsupported(resource, lb.path + (key,))
 
     def connection_pool(self, resource: Resource, section: PolicySection) -> None:
         limits: dict = {}
@@ -289,7 +286,7 @@ class _ClusterFields:
                 if value is True:
                     self.upstream = "downstream"
             else:
-                self.warnings.append(unsupported(resource, where))
+                self.warnings.unsupported(resource, where)
         for key, value in tcp.items():
             where = section.path + ("tcp", key)
             if key == "maxConnections":
@@ -304,11 +301,11 @@ class _ClusterFields:
             elif key == "tcpKeepalive" and isinstance(value, dict):
                 self._keepalive(resource, value, where)
             else:
-                self.warnings.append(unsupported(resource, where))
+                self.warnings.unsupported(resource, where)
         if idle is not None:
             self.common["idle_timeout"] = duration(idle)
         for key in sorted(set(section.values) - {"tcp", "http"}):
-            self.warnings.append(unsupported(resource, section.path + (key,)))
+            self.warnings.unsupported(resource, section.path + (key,))
         self.fields["circuit_breakers"]["thresholds"][0].update(_thresholds(limits))
 
     def _keepalive(self, resource: Resource, value: dict, path: tuple) -> None:
@@ -322,7 +319,7 @@ class _ClusterFields:
             elif key == "interval" and seconds is not None:
                 keepalive["keepalive_interval"] = max(int(seconds), 1)
             else:
-                self.warnings.append(unsupported(resource, path + (key,)))
+                self.warnings.unsupported(resource, path + (key,))
         self.fields["upstream_connection_options"] = {"tcp_keepalive": keepalive}
 
     def retry_budget(self, section: PolicySection) -> None:
@@ -356,9 +353,10 @@ class _ClusterFields:
             elif key in LOCAL_ORIGIN_AND_PANIC:
                 continue  # read below, together
             elif key == "consecutiveErrors":
-                self.warn(resource, where, "deprecated, dropped by Istio; use consecutive5xxErrors; ignored")
+                reason = "deprecated, dropped by Istio; use consecutive5xxErrors; ignored"
+                self.warnings.add(resource, where, reason)
             else:
-                self.warnings.append(unsupported(resource, where))
+                self.warnings.unsupported(resource, where)
         if values.get("splitExternalLocalOriginErrors") is True:
             out["split_external_local_origin_errors"] = True
             failures = values.get("consecutiveLocalOriginFailures")
@@ -393,10 +391,10 @@ class _ClusterFields:
         self.fields["typed_extension_protocol_options"] = {HTTP_OPTIONS_KEY: options}
 
 
-def cluster_policy(policy: Optional[PolicyInForce], protocol: str) -> tuple:
-    """(fields to merge into the cluster dict, warnings) for the policy in force and the port's
-    protocol (h2 for http2/grpc ports, the client's protocol for ports Istio would sniff)."""
-    out = _ClusterFields(protocol)
+def cluster_policy(policy: Optional[PolicyInForce], protocol: str, warnings: Warnings) -> dict:
+    """The fields to merge into the cluster dict for the policy in force and the port's protocol
+    (h2 for http2/grpc ports, the client's protocol for ports Istio would sniff)."""
+    out = _ClusterFields(protocol, warnings)
     if policy is not None:
         # Each part is reported where it was written: a merged policy comes from several rules.
         if policy.load_balancer is not None:
@@ -409,24 +407,22 @@ def cluster_policy(policy: Optional[PolicyInForce], protocol: str) -> tuple:
             out.retry_budget(policy.retry_budget)
         tls = policy.tls
         if tls is not None and tls.values.get("mode") not in (None, "DISABLE"):
-            out.warnings.append(unsupported(tls.resource, tls.path, "localmesh talks plain HTTP on loopback"))
+            out.warnings.unsupported(tls.resource, tls.path, "localmesh talks plain HTTP on loopback")
         for section in (policy.tunnel, policy.proxy_protocol):
             if section is not None:
-                out.warnings.append(unsupported(section.resource, section.path))
+                out.warnings.unsupported(section.resource, section.path)
     out.protocol_options()
-    return out.fields, out.warnings
+    return out.fields
 
 
-def policy_field_warnings(rule: DestinationRule) -> list:
+def warn_unknown_policy_fields(rule: DestinationRule, warnings: Warnings) -> None:
     """Fields that are no part of Istio's trafficPolicy, wherever they were written in rule."""
-    found: list = []
     policies = [rule.traffic_policy] + [s.traffic_policy for s in rule.subsets]
     for policy in policies:
         if policy is None:
             continue
         for key in policy.unknown_fields:
-            found.append(unsupported(policy.resource, policy.path + (key,)))
+            warnings.unsupported(policy.resource, policy.path + (key,))
         for level in policy.port_level:
             for key in level.unknown_fields:
-                found.append(unsupported(policy.resource, level.path + (key,)))
-    return found
+                warnings.unsupported(policy.resource, level.path + (key,))

@@ -24,7 +24,7 @@ from localmesh.envoy.names import (
 from localmesh.envoy.policy import tcp_hashes_source_ip
 from localmesh.envoy.routes import RouteContext, service_default_routes, virtual_service_routes
 from localmesh.envoy.views import ClusterPlan, client_pods, listener_namespace
-from localmesh.envoy.warnings import warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.model import HTTP_PROTOCOLS, INERT_KINDS, SNIFFED, Mesh, Service
 from localmesh.topology import Topology
 
@@ -36,7 +36,7 @@ class EnvoyResources:
     listeners: list = field(default_factory=list)
     clusters: list = field(default_factory=list)
     route_configs: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # lines, each naming resource, field and file:line
     config_dir: Optional[str] = None  # set: listeners read routes by RDS from files there
 
 
@@ -78,19 +78,16 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
     routes as its proxy's namespace sees the configuration (views.py); the clusters come last,
     once the routes have said which ones they name."""
     resources = EnvoyResources(config_dir=config_dir)
-    warnings: list = []
+    warnings = Warnings()
     services = sorted(mesh.services, key=lambda s: (s.namespace, s.name))
-    namespaces: dict = {}
-    for service in services:
-        namespaces[service.fqdn], found = listener_namespace(mesh, service, topology)
-        warnings += found
+    namespaces = {service.fqdn: listener_namespace(mesh, service, topology, warnings) for service in services}
     plan = ClusterPlan(mesh, namespaces)
     for service in services:
         namespace = namespaces[service.fqdn]
         if service.type == "ExternalName":
             reason = (f"localmesh does not make {service.name} an alias of {service.external_name} as Istio "
                       "does; it has no endpoints here, so requests get 503")
-            warnings.append(warning(service.resource, ("spec", "externalName"), reason))
+            warnings.add(service.resource, ("spec", "externalName"), reason)
         for index, port in enumerate(service.ports):
             local_port = topology.service_ports.get((service.fqdn, port.port))
             if local_port is None or port.port is None:
@@ -99,18 +96,17 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
             name = service_route_name(service.fqdn, port.port)
             if protocol == "UDP":
                 reason = "UDP is not proxied by Envoy here (nor by Istio's sidecars); no listener"
-                warnings.append(warning(service.resource, ("spec", "ports", index), reason))
+                warnings.add(service.resource, ("spec", "ports", index), reason)
                 continue
             context = RouteContext(gateway=None, port=port.port, namespace=namespace, clusters=plan,
                                    proxies=client_pods(mesh, service, topology))
             proxy = tcp_proxy(name, context.cluster(port.port, None, service.fqdn),
                               tcp_hashes_source_ip(mesh.destination_rule_for(service.fqdn, namespace)))
             if protocol not in HTTP_PROTOCOLS and protocol != SNIFFED:
-                warnings += _tcp_routing_warnings(mesh, service, namespace)
+                _warn_tcp_routes(mesh, service, namespace, warnings)
                 resources.listeners.append(tcp_listener(name, topology.listen_host, local_port, proxy))
                 continue
-            routes, found = _service_routes(mesh, service, context)
-            warnings += found
+            routes = _service_routes(mesh, service, context, warnings)
             route_config = route_configuration(name, [{"name": name, "domains": ["*"], "routes": routes}])
             resources.route_configs.append(route_config)
             source = route_source(route_config, config_dir)
@@ -123,40 +119,33 @@ def build_resources(mesh: Mesh, topology: Topology, config_dir: Optional[str] = 
             resources.listeners.append(built)
     if mesh.gateways:
         name = gateway_route_name(topology.gateway_port)
-        virtual_hosts, _, found = gateway_virtual_hosts(mesh, plan)
-        warnings += found
-        route_config = route_configuration(name, virtual_hosts)
+        route_config = route_configuration(name, gateway_virtual_hosts(mesh, plan, warnings))
         resources.route_configs.append(route_config)
         hcm = http_connection_manager(
             name, route_source(route_config, config_dir), topology.tracing, GATEWAY_SERVICE_NAME
         )
         resources.listeners.append(listener(name, topology.listen_host, topology.gateway_port, hcm))
-    clusters, found = build_clusters(mesh, topology, plan)
-    resources.clusters = clusters
-    warnings += without_local_effect(mesh)
-    resources.warnings = list(dict.fromkeys(found + warnings))  # one each, first-seen order
+    resources.clusters = build_clusters(mesh, topology, plan, warnings)
+    _warn_without_local_effect(mesh, warnings)
+    resources.warnings = warnings.lines()
     return resources
 
 
-def _service_routes(mesh: Mesh, service: Service, context: RouteContext) -> tuple:
+def _service_routes(mesh: Mesh, service: Service, context: RouteContext, warnings: Warnings) -> list[dict]:
     """The VirtualService's routes for this port; the Service's default route when there is no
     VirtualService or it yields no route for the port (istiod then treats the host as without one)."""
     vs = mesh.mesh_virtual_service_for(service.fqdn, context.namespace)
-    if vs is None:
-        return service_default_routes(mesh, service, context), []
-    routes, warnings = virtual_service_routes(mesh, vs, context)
-    if not routes:
-        return service_default_routes(mesh, service, context), warnings
-    return routes, warnings
+    routes = virtual_service_routes(mesh, vs, context, warnings) if vs is not None else []
+    return routes or service_default_routes(mesh, service, context)
 
 
-def _tcp_routing_warnings(mesh: Mesh, service: Service, namespace: str) -> list:
+def _warn_tcp_routes(mesh: Mesh, service: Service, namespace: str, warnings: Warnings) -> None:
     vs = mesh.mesh_virtual_service_for(service.fqdn, namespace)
     if vs is None or not ({"tcp", "tls"} & set(vs.resource.spec)):
-        return []
+        return
     key = "tcp" if "tcp" in vs.resource.spec else "tls"
     reason = "localmesh proxies TCP ports to the whole Service; TCP/TLS routes are not supported; ignored"
-    return [warning(vs.resource, ("spec", key), reason)]
+    warnings.add(vs.resource, ("spec", key), reason)
 
 
 def _trace_name(mesh: Mesh, service: Service, topology: Topology) -> str:
@@ -166,11 +155,10 @@ def _trace_name(mesh: Mesh, service: Service, topology: Topology) -> str:
     return f"{app}.{service.namespace}"
 
 
-def without_local_effect(mesh: Mesh) -> list:
+def _warn_without_local_effect(mesh: Mesh, warnings: Warnings) -> None:
     """One warning per resource of a kind the local mesh keeps but does not act on."""
-    return [
-        warning(resource, ("kind",), f"kind {resource.kind} ({resource.api_version}) is accepted, "
-                "as a cluster would, but has no effect on the local mesh")
-        for resource in mesh.inert
-        if (resource.group, resource.kind) not in INERT_KINDS
-    ]
+    for resource in mesh.inert:
+        if (resource.group, resource.kind) not in INERT_KINDS:
+            reason = (f"kind {resource.kind} ({resource.api_version}) is accepted, as a cluster would, but "
+                      "has no effect on the local mesh")
+            warnings.add(resource, ("kind",), reason)

@@ -21,7 +21,7 @@ from localmesh.envoy.names import (
 )
 from localmesh.envoy.policy import hash_policy, route_destination_hash, service_hash
 from localmesh.envoy.views import ClusterPlan
-from localmesh.envoy.warnings import unsupported, warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.loader import Resource
 from localmesh.model import (
     EXPORT_TO_ANNOTATION,
@@ -112,22 +112,22 @@ def service_default_routes(mesh: Mesh, service: Service, context: RouteContext) 
     return [{"name": "default", "match": {"prefix": "/"}, "route": action}]
 
 
-def virtual_service_routes(mesh: Mesh, vs: VirtualService, context: RouteContext) -> tuple:
-    """(Envoy routes, warnings): one route per (rule x match entry), in order; nothing after the
-    first route that matches every request (istiod stops there)."""
+def virtual_service_routes(
+    mesh: Mesh, vs: VirtualService, context: RouteContext, warnings: Warnings
+) -> list[dict]:
+    """The Envoy routes: one per (rule x match entry), in order; nothing after the first route
+    that matches every request (istiod stops there)."""
     routes: list = []
-    warnings: list = []
     resource = vs.resource
     for key in ("tcp", "tls"):
         if key in resource.spec:
-            warnings.append(unsupported(resource, ("spec", key), "localmesh routes HTTP only"))
+            warnings.unsupported(resource, ("spec", key), "localmesh routes HTTP only")
     for index, rule in enumerate(vs.http):
-        warnings += _rule_warnings(rule, resource)
+        _warn_unsupported_rule_fields(rule, resource, warnings)
         entries = rule.matches or [None]
         caught_all = not rule.matches
         for position, match in enumerate(entries):
-            route, found = translate_route(mesh, vs, rule, match, context, f"{index}", position)
-            warnings += found
+            route = translate_route(mesh, vs, rule, match, context, f"{index}", position, warnings)
             if route is None:
                 continue
             routes.append(route)
@@ -136,21 +136,23 @@ def virtual_service_routes(mesh: Mesh, vs: VirtualService, context: RouteContext
                 break
         if caught_all:
             break
-    return routes, warnings
+    return routes
 
 
-def _rule_warnings(rule: HttpRoute, resource: Resource) -> list:
+def _warn_unsupported_rule_fields(rule: HttpRoute, resource: Resource, warnings: Warnings) -> None:
     """What the rule asks for that localmesh cannot do, once per rule."""
-    found = [unsupported(resource, rule.path + (key,)) for key in rule.unknown_fields]
+    for key in rule.unknown_fields:
+        warnings.unsupported(resource, rule.path + (key,))
     if rule.delegate is not None:
-        found.append(unsupported(resource, rule.path + ("delegate",), "delegate VirtualServices"))
+        warnings.unsupported(resource, rule.path + ("delegate",), "delegate VirtualServices")
     for match in rule.matches:
         for key in match.unknown_fields:
-            found.append(unsupported(resource, match.path + (key,)))
-    return found
+            warnings.unsupported(resource, match.path + (key,))
 
 
-def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteContext, warnings: list) -> bool:
+def _applies(
+    match: Optional[HttpMatch], vs: VirtualService, context: RouteContext, warnings: Warnings
+) -> bool:
     """A match entry's `port`, `gateways`, `sourceLabels` and `sourceNamespace` select the listener
     and the proxy, not requests (route.go sourceMatchHTTP: `gateways` decides alone when set)."""
     if match is None:
@@ -176,7 +178,7 @@ def _applies(match: Optional[HttpMatch], vs: VirtualService, context: RouteConte
     else:
         reason = ("some client pods match it and others do not; they share one local listener, where "
                   "localmesh applies the route to every request")
-    warnings.append(warning(vs.resource, match.path + (key,), reason))
+    warnings.add(vs.resource, match.path + (key,), reason)
     return True
 
 
@@ -192,11 +194,12 @@ def translate_route(
     context: RouteContext,
     index: str,
     position: int,
-) -> tuple:
-    """(one Envoy route or None, warnings): istiod's TranslateRoute for one match entry."""
-    warnings: list = []
+    warnings: Warnings,
+) -> Optional[dict]:
+    """istiod's TranslateRoute for one match entry: one Envoy route, or None when the entry does
+    not apply to this proxy or the rule cannot be built."""
     if not _applies(match, vs, context, warnings):
-        return None, warnings
+        return None
     resource = vs.resource
     route: dict = {
         # istiod names a route after its rule, then ".<match name>".
@@ -211,7 +214,7 @@ def translate_route(
     if rule.redirect is not None:
         redirect = _redirect(rule.redirect, context, resource, warnings)
         if redirect is None:
-            return None, warnings
+            return None
         route["redirect"] = redirect
     elif rule.direct_response is not None:
         route["direct_response"] = _direct_response(rule, resource, warnings)
@@ -219,8 +222,8 @@ def translate_route(
         route["route"] = _route_action(mesh, vs, rule, context, route, authority, warnings)
     else:
         reason = "rule has no route, redirect or directResponse; skipped"
-        warnings.append(warning(resource, rule.path, reason))
-        return None, warnings
+        warnings.add(resource, rule.path, reason)
+        return None
     per_filter: dict = {}
     if rule.fault is not None:
         fault = _fault(rule.fault, resource, warnings)
@@ -230,7 +233,7 @@ def translate_route(
         per_filter[CORS_FILTER] = _cors(rule.cors, resource, warnings)
     if per_filter:
         route["typed_per_filter_config"] = per_filter
-    return route, warnings
+    return route
 
 
 # ---- headers ------------------------------------------------------------------------------------
@@ -245,19 +248,19 @@ def _is_internal(name: str) -> bool:
     return name.startswith(":") or name.lower() == "host"
 
 
-def header_operations(headers: Headers, resource: Resource, warnings: list) -> tuple:
+def header_operations(headers: Headers, resource: Resource, warnings: Warnings) -> tuple:
     """(Envoy header fields, authority or None) for Istio's `headers`: `set` overwrites, `add`
     appends, Host/:authority in set (or add) become a host rewrite, as istiod's
     TranslateHeadersOperations."""
     out: dict = {}
     authority = None
     for key in headers.unknown_fields:
-        warnings.append(unsupported(resource, headers.path + (key,)))
+        warnings.unsupported(resource, headers.path + (key,))
     for side, ops in (("request", headers.request), ("response", headers.response)):
         if ops is None:
             continue
         for key in ops.unknown_fields:
-            warnings.append(unsupported(resource, ops.path + (key,)))
+            warnings.unsupported(resource, ops.path + (key,))
         set_authority = add_authority = None
         add: list = []
         for items, action in ((ops.set, "OVERWRITE_IF_EXISTS_OR_ADD"), (ops.add, "APPEND_IF_EXISTS_OR_ADD")):
@@ -281,7 +284,7 @@ def header_operations(headers: Headers, resource: Resource, warnings: list) -> t
     return out, authority
 
 
-def _apply_headers(target: dict, headers: Headers, resource: Resource, warnings: list) -> Optional[str]:
+def _apply_headers(target: dict, headers: Headers, resource: Resource, warnings: Warnings) -> Optional[str]:
     operations, authority = header_operations(headers, resource, warnings)
     for key, value in operations.items():
         target[key] = target.get(key, []) + value
@@ -308,36 +311,36 @@ def _destination_cluster(
     context: RouteContext,
     resource: Resource,
     path: tuple,
-    warnings: list,
+    warnings: Warnings,
 ) -> str:
     port = _destination_port(mesh, destination, context)
     namespace = context.namespace or None
     service = mesh.service_for(destination.fqdn)
     if service is None:
         reason = f"host {destination.host!r} is no Service here; requests get 503 (NC)"
-        warnings.append(warning(resource, path + ("host",), reason))
+        warnings.add(resource, path + ("host",), reason)
     elif mesh.service_for(destination.fqdn, namespace) is None:
         reason = (f"Service {service.namespace}/{service.name} is not exported to namespace {namespace}, "
                   f"where this proxy runs ({EXPORT_TO_ANNOTATION}); requests get 503 (NC)")
-        warnings.append(warning(resource, path + ("host",), reason))
+        warnings.add(resource, path + ("host",), reason)
     elif service.port(port) is None:
         reason = f"Service {service.name} has no port {port}; requests get 503 (NC)"
-        warnings.append(warning(resource, path, reason))
+        warnings.add(resource, path, reason)
     elif destination.subset:
         rule = mesh.destination_rule_for(destination.fqdn, namespace)
         if rule is None or rule.subset(destination.subset) is None:
             seen = f" that namespace {namespace} sees" if namespace else ""
             reason = (f"no DestinationRule{seen} defines subset {destination.subset!r} of "
                       f"{destination.host}; requests get 503 (NC)")
-            warnings.append(warning(resource, path + ("subset",), reason))
+            warnings.add(resource, path + ("subset",), reason)
     return context.cluster(port, destination.subset, destination.fqdn)
 
 
-def _weight(dest: RouteDestination, resource: Resource, warnings: list) -> int:
+def _weight(dest: RouteDestination, resource: Resource, warnings: Warnings) -> int:
     weight = dest.weight if isinstance(dest.weight, int) and not isinstance(dest.weight, bool) else 0
     if weight < 0:
         reason = "negative weight (Istio rejects it); treated as 0"
-        warnings.append(warning(resource, dest.path + ("weight",), reason))
+        warnings.add(resource, dest.path + ("weight",), reason)
         return 0
     return weight
 
@@ -349,7 +352,7 @@ def _route_action(
     context: RouteContext,
     route: dict,
     authority: Optional[str],
-    warnings: list,
+    warnings: Warnings,
 ) -> dict:
     """istiod's applyHTTPRouteDestination."""
     resource = vs.resource
@@ -357,7 +360,7 @@ def _route_action(
     rewrite = rule.rewrite
     if rewrite is not None:
         for key in rewrite.unknown_fields:
-            warnings.append(unsupported(resource, rewrite.path + (key,)))
+            warnings.unsupported(resource, rewrite.path + (key,))
         if rewrite.uri_regex is not None:
             pattern, substitution = rewrite.uri_regex
             action["regex_rewrite"] = {"pattern": {"regex": pattern}, "substitution": substitution}
@@ -416,9 +419,11 @@ def _route_action(
                 hashes.append(found)
         if not weighted:
             reason = "every weight is 0 (Istio rejects this); split evenly"
-            warnings.append(warning(resource, rule.path + ("route",), reason))
+            warnings.add(resource, rule.path + ("route",), reason)
+            # That warning stands for the rule: what these destinations lack is not reported again.
+            unreported = Warnings()
             weighted = [
-                {"name": _destination_cluster(mesh, d.destination, context, resource, d.path, []),
+                {"name": _destination_cluster(mesh, d.destination, context, resource, d.path, unreported),
                  "weight": 1}
                 for d in rule.route
             ]
@@ -431,9 +436,9 @@ def _route_action(
     return action
 
 
-def _destination_extras(dest: RouteDestination, resource: Resource, warnings: list) -> None:
+def _destination_extras(dest: RouteDestination, resource: Resource, warnings: Warnings) -> None:
     for key in dest.unknown_fields:
-        warnings.append(unsupported(resource, dest.path + (key,)))
+        warnings.unsupported(resource, dest.path + (key,))
 
 
 def _destination_hash(mesh: Mesh, dest: RouteDestination, context: RouteContext) -> object:
@@ -456,13 +461,13 @@ def _status_codes(retry_on: str) -> tuple:
 
 
 def _retry_policy(
-    retries: Optional[Retries], consistent_hash: bool, resource: Resource, warnings: list
+    retries: Optional[Retries], consistent_hash: bool, resource: Resource, warnings: Warnings
 ) -> Optional[dict]:
     """istiod's retry.ConvertPolicy: defaults without `retries`; attempts <= 0 turns retries off."""
     if retries is None:
         return default_retry_policy(consistent_hash)
     for key in retries.unknown_fields:
-        warnings.append(unsupported(resource, retries.path + (key,)))
+        warnings.unsupported(resource, retries.path + (key,))
     if retries.attempts <= 0:
         return None
     policy = default_retry_policy(consistent_hash)
@@ -495,11 +500,11 @@ def _retry_policy(
 
 
 def _redirect(
-    redirect: Redirect, context: RouteContext, resource: Resource, warnings: list
+    redirect: Redirect, context: RouteContext, resource: Resource, warnings: Warnings
 ) -> Optional[dict]:
     """istiod's ApplyRedirect; None (the rule is dropped) for a code Envoy has no name for."""
     for key in redirect.unknown_fields:
-        warnings.append(unsupported(resource, redirect.path + (key,)))
+        warnings.unsupported(resource, redirect.path + (key,))
     out: dict = {}
     if redirect.authority:
         out["host_redirect"] = redirect.authority
@@ -521,16 +526,16 @@ def _redirect(
     code = redirect.redirect_code or 301
     if code not in REDIRECT_CODES:
         reason = f"redirectCode {code} has no Envoy equivalent (istiod drops the route); rule skipped"
-        warnings.append(warning(resource, redirect.path + ("redirectCode",), reason))
+        warnings.add(resource, redirect.path + ("redirectCode",), reason)
         return None
     out["response_code"] = REDIRECT_CODES[code]
     return out
 
 
-def _direct_response(rule: HttpRoute, resource: Resource, warnings: list) -> dict:
+def _direct_response(rule: HttpRoute, resource: Resource, warnings: Warnings) -> dict:
     direct = rule.direct_response
     for key in direct.unknown_fields:
-        warnings.append(unsupported(resource, direct.path + (key,)))
+        warnings.unsupported(resource, direct.path + (key,))
     response: dict = {"status": direct.status}
     if direct.body_string is not None:
         response["body"] = {"inline_string": direct.body_string}
@@ -539,34 +544,34 @@ def _direct_response(rule: HttpRoute, resource: Resource, warnings: list) -> dic
     return response
 
 
-def _fault(fault: Fault, resource: Resource, warnings: list) -> Optional[dict]:
+def _fault(fault: Fault, resource: Resource, warnings: Warnings) -> Optional[dict]:
     """istiod's TranslateFault: a missing percentage injects into 0 % of requests."""
     for key in fault.unknown_fields:
-        warnings.append(unsupported(resource, fault.path + (key,)))
+        warnings.unsupported(resource, fault.path + (key,))
     config: dict = {"@type": FAULT_TYPE}
     if fault.delay_seconds is not None:
         delay = duration(fault.delay_seconds)
         config["delay"] = {"fixed_delay": delay, "percentage": percent(fault.delay_percent)}
     for key in fault.delay_unsupported:
-        warnings.append(unsupported(resource, fault.path + ("delay", key), "only fixedDelay"))
+        warnings.unsupported(resource, fault.path + ("delay", key), "only fixedDelay")
     if fault.abort_status is not None:
         config["abort"] = {"http_status": fault.abort_status, "percentage": percent(fault.abort_percent)}
     elif fault.abort_grpc_status is not None:
         code = GRPC_STATUS.get(fault.abort_grpc_status.upper())
         if code is None:
             reason = f"unknown gRPC status {fault.abort_grpc_status!r}; ignored"
-            warnings.append(warning(resource, fault.path + ("abort", "grpcStatus"), reason))
+            warnings.add(resource, fault.path + ("abort", "grpcStatus"), reason)
         else:
             config["abort"] = {"grpc_status": code, "percentage": percent(fault.abort_percent)}
     for key in fault.abort_unsupported:
-        warnings.append(unsupported(resource, fault.path + ("abort", key), "only httpStatus and grpcStatus"))
+        warnings.unsupported(resource, fault.path + ("abort", key), "only httpStatus and grpcStatus")
     return config if len(config) > 1 else None
 
 
-def _cors(cors: CorsPolicy, resource: Resource, warnings: list) -> dict:
+def _cors(cors: CorsPolicy, resource: Resource, warnings: Warnings) -> dict:
     """istiod's TranslateCORSPolicy."""
     for key in cors.unknown_fields:
-        warnings.append(unsupported(resource, cors.path + (key,)))
+        warnings.unsupported(resource, cors.path + (key,))
     out: dict = {
         "@type": CORS_POLICY_TYPE,
         "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},

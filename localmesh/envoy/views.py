@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from localmesh.envoy.names import cluster_name
-from localmesh.envoy.warnings import warning
+from localmesh.envoy.warnings import Warnings
 from localmesh.model import (
     EXPORT_TO_ANNOTATION,
     DestinationRule,
@@ -80,8 +80,9 @@ def _where(resource: object, export_to: tuple, annotation: bool = False) -> tupl
     return ("spec", "exportTo") if export_to else ("metadata", "namespace")
 
 
-def listener_namespace(mesh: Mesh, service: Service, topology: Topology) -> tuple:
-    """(the namespace service's listener routes for, warnings)."""
+def listener_namespace(mesh: Mesh, service: Service, topology: Topology, warnings: Warnings) -> str:
+    """The namespace service's listener routes for; a warning where its clients' namespaces would
+    see it differently."""
     namespaces = client_namespaces(mesh, service, topology)
     chosen_vs = {ns: mesh.mesh_virtual_service_for(service.fqdn, ns) for ns in namespaces}
     routed = [host for vs in chosen_vs.values() for host in _destination_hosts(vs)]
@@ -101,21 +102,21 @@ def listener_namespace(mesh: Mesh, service: Service, topology: Topology) -> tupl
                   f"sidecars there send its requests straight to a pod, without routing; localmesh "
                   f"routes them as namespace {service.namespace} sees it")
         where = _where(service.resource, service.export_to, annotation=True)
-        return service.namespace, [warning(service.resource, where, reason)]
+        warnings.add(service.resource, where, reason)
+        return service.namespace
     chosen = service.namespace if service.namespace in visible else visible[0]
     differing = _differences(service, seen)
     if not differing:
-        return chosen, []
+        return chosen
     listed = ", ".join(namespaces)
     outcome = (f"localmesh has one listener for all of them and routes every request as namespace "
                f"{chosen} sees it")
-    warnings = []
     for resource, path, what, texts in differing:
         detail = "; ".join(f"{ns}: {texts[ns]}" for ns in namespaces)
         reason = (f"Istio's sidecars in namespaces {listed} see different {what} for "
                   f"{service.fqdn} ({detail}); {outcome}")
-        warnings.append(warning(resource, path, reason))
-    return chosen, warnings
+        warnings.add(resource, path, reason)
+    return chosen
 
 
 def _differences(service: Service, seen: dict) -> list:
