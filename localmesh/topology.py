@@ -58,6 +58,15 @@ class Topology:
     tracing: Optional[TracingConfig] = None
 
 
+def parse_host_port(text: str) -> tuple[str, int]:
+    """'ads1:5002' -> ('ads1', 5002); ValueError unless HOST:PORT with a port from 1 to 65535.
+    The last colon ends the host, so an IPv6 address keeps its own colons."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
 def default_listener_port(service_port: int) -> int:
     """Service port 5002 listens on 5002; port 80 on 10080 (no root needed)."""
     if service_port < FIRST_UNPRIVILEGED_PORT:

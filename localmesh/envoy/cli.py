@@ -14,7 +14,7 @@ from localmesh.envoy.resources import build_resources
 from localmesh.loader import load_paths
 from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.model import build_mesh
-from localmesh.topology import TracingConfig
+from localmesh.tracing.agentplan import add_trace_agent_option, rendered_tracing
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
@@ -35,9 +35,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                         "are replaced (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=None, help="ingress listener port")
     parser.add_argument("--admin-port", type=int, default=None, help="Envoy admin port")
-    parser.add_argument("--trace-agent", metavar="HOST:PORT",
-                        help="send Envoy's Datadog spans to this agent, as Istio's sidecars do "
-                        "(default: no tracing)")
+    add_trace_agent_option(parser, default="off", default_text="off")
     parser.add_argument("--trace-env", default="none",
                         help="the env tag of Envoy's spans (default: %(default)s)")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
@@ -45,14 +43,6 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-analyze", action="store_true",
                         help="render without running the analyzer, even what the API server would refuse")
     parser.set_defaults(handler=run)
-
-
-def parse_trace_agent(text: str, env: str) -> TracingConfig:
-    """'datadog-agent:8126' -> where Envoy's Datadog tracer sends; ValueError (one line) otherwise."""
-    host, colon, port = text.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--trace-agent {text!r}: expected HOST:PORT, e.g. datadog-agent:8126")
-    return TracingConfig(agent_host=host, agent_port=int(port), env=env)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.admin_port is not None:
         extra["admin_port"] = args.admin_port
     try:
-        if args.trace_agent:
-            extra["tracing"] = parse_trace_agent(args.trace_agent, args.trace_env)
+        extra["tracing"] = rendered_tracing(args.trace_agent, args.trace_env)
         topology = render_topology(mesh, endpoints, args.listen_host, args.endpoint_host_template, **extra)
     except ValueError as error:
         print(f"localmesh: {error}", file=sys.stderr)

@@ -10,20 +10,24 @@ from collections.abc import Mapping
 from typing import Optional
 
 from localmesh.model import Deployment, Mesh
-from localmesh.topology import Endpoint, Topology, plan_service_ports
+from localmesh.topology import Endpoint, Topology, parse_host_port, plan_service_ports
 
 DEFAULT_HOST_TEMPLATE = "{name}"
 DEFAULT_PORT = 80
 
 
-def parse_endpoint(text: str) -> tuple:
+def parse_endpoint(text: str) -> tuple[str, str, int]:
     """'advertisements-v1=ads1:5002' or 'ns3/advertisements-v1=ads1:5002' -> (key, host, port)."""
     key, sep, address = text.partition("=")
-    host, colon, port = address.rpartition(":")
-    if not sep or not key or not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        example = "advertisements-v1=ads1:5002"
-        raise ValueError(f"--endpoint {text!r}: expected DEPLOYMENT=HOST:PORT, e.g. {example}")
-    return key, host, int(port)
+    example = "advertisements-v1=ads1:5002"
+    error = ValueError(f"--endpoint {text!r}: expected DEPLOYMENT=HOST:PORT, e.g. {example}")
+    if not sep or not key:
+        raise error
+    try:
+        host, port = parse_host_port(address)
+    except ValueError:
+        raise error from None
+    return key, host, port
 
 
 def _serving_port(deployment: Deployment) -> Optional[int]:

@@ -15,6 +15,7 @@ from localmesh.loader import expand_paths, load_paths, load_text
 from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.runtime.control import ControlServer, NotRunning, call, read_control
 from localmesh.runtime.statusview import format_status
+from localmesh.tracing.agentplan import add_trace_agent_option
 
 DEFAULT_STATE = ".localmesh"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,10 +58,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     up.add_argument("--exit-with-parent", action="store_true",
                     help="stop everything when the parent process (make) goes away, however it ended")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for new pods")
-    up.add_argument("--trace-agent", default=os.environ.get("LOCALMESH_TRACE_AGENT", "off"),
-                    metavar="auto|off|HOST:PORT",
-                    help="auto: use the agent on 127.0.0.1:8126, or start ddapm-test-agent there; off: "
-                         "tracing off in pods and Envoy (default: $LOCALMESH_TRACE_AGENT or off)")
+    add_trace_agent_option(up, default=os.environ.get("LOCALMESH_TRACE_AGENT", "off"),
+                           default_text="$LOCALMESH_TRACE_AGENT or off")
     up.set_defaults(handler=cmd_up)
 
     apply = subcommands.add_parser("apply", help="add or change resources in the running mesh")

@@ -1,20 +1,24 @@
-"""Which trace agent a local mesh uses: `--trace-agent auto|off|HOST:PORT`.
+"""Which trace agent a local mesh uses: the `--trace-agent` option of `up` and `render`.
 
-auto: an agent already answering on 127.0.0.1:8126 (a real Datadog agent, say) is used;
-otherwise the mesh starts Datadog's ddapm-test-agent there, so traces are collected (for
-`localmesh traces`) and no tracer logs connection errors. off: tracing off in every pod
-(DD_TRACE_ENABLED=false) and no tracer in Envoy. HOST:PORT: use that agent, start nothing.
-auto:HOST:PORT: auto on another address (tests, or a second mesh next to `make run`).
+The value, the same for both commands:
+- HOST:PORT: the agent there; nothing is started.
+- auto: an agent already answering on 127.0.0.1:8126 (a real Datadog agent, say) is used;
+  otherwise `up` starts Datadog's ddapm-test-agent there, so traces are collected (for
+  `localmesh traces`) and no tracer logs connection errors. auto:HOST:PORT: auto on another
+  address (tests, or a second mesh next to `make run`). `render` starts and probes nothing:
+  its Envoy sends to the address auto names.
+- off: tracing off in every pod (DD_TRACE_ENABLED=false) and no tracer in Envoy.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from localmesh.topology import TracingConfig
+from localmesh.topology import TracingConfig, parse_host_port
 from localmesh.tracing.agent import agent_answers
 
 DEFAULT_HOST = "127.0.0.1"
@@ -57,19 +61,41 @@ class TraceAgentPlan:
         return f"trace agent: the one answering on {self.url}"
 
 
-def parse_trace_agent(value: str) -> tuple:
-    """'auto' | 'off' | 'HOST:PORT' | 'auto:HOST:PORT' -> (kind, host, port)."""
+def add_trace_agent_option(parser: argparse.ArgumentParser, default: str, default_text: str) -> None:
+    """--trace-agent as every command that takes it reads it (the syntax above)."""
+    parser.add_argument(
+        "--trace-agent", default=default, metavar="auto|off|HOST:PORT",
+        help="the trace agent: HOST:PORT, the one there; auto, the one answering on 127.0.0.1:8126, "
+        "else `up` starts ddapm-test-agent there (auto:HOST:PORT: on another address; `render` starts "
+        f"nothing and uses that address); off, no tracing (default: {default_text})",
+    )
+
+
+def parse_trace_agent(value: str) -> tuple[str, str, int]:
+    """'auto' | 'off' | 'HOST:PORT' | 'auto:HOST:PORT' -> (kind, host, port), kind 'auto', 'off'
+    or 'address'; TraceAgentError (one line) for anything else."""
     text = (value or "").strip()
     if text in ("auto", "off"):
         return text, DEFAULT_HOST, DEFAULT_PORT
     kind, address = ("auto", text[len("auto:"):]) if text.startswith("auto:") else ("address", text)
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise TraceAgentError(f"--trace-agent {value!r}: use auto, off or HOST:PORT (such as 127.0.0.1:8126)")
-    return kind, host, int(port)
+    try:
+        host, port = parse_host_port(address)
+    except ValueError:
+        raise TraceAgentError(
+            f"--trace-agent {value!r}: use auto, off or HOST:PORT (such as 127.0.0.1:8126)"
+        ) from None
+    return kind, host, port
+
+
+def rendered_tracing(value: str, env: str) -> Optional[TracingConfig]:
+    """Where a rendered Envoy sends its spans (None: no tracing). Rendering starts and probes
+    nothing, so auto means the address auto names."""
+    kind, host, port = parse_trace_agent(value)
+    return None if kind == "off" else TracingConfig(agent_host=host, agent_port=port, env=env)
 
 
 def plan_trace_agent(value: str, answers: Callable[[str, int], bool] = agent_answers) -> TraceAgentPlan:
+    """What `up` does about tracing: use an agent, start ddapm-test-agent, or trace nothing."""
     kind, host, port = parse_trace_agent(value)
     if kind == "off":
         return TraceAgentPlan("off")

@@ -216,6 +216,25 @@ def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, mon
     assert status == 0 and "datadog_agent" not in {c["name"] for c in untraced}
 
 
+@pytest.mark.parametrize(
+    ("value", "agent"),
+    [
+        ("off", None),
+        ("auto", {"address": "127.0.0.1", "port_value": 8126}),
+        ("auto:test-agent:9126", {"address": "test-agent", "port_value": 9126}),
+        ("test-agent:9126", {"address": "test-agent", "port_value": 9126}),
+    ],
+)
+def test_render_reads_trace_agent_as_up_does(capsys, monkeypatch, value, agent):
+    # render starts and probes nothing: auto is the address auto names.
+    monkeypatch.chdir(REPO_ROOT)
+    argv = ["-f", "istio/ecommerce-istio", "--format", "json", "--trace-agent", value]
+    status, out, err = render(capsys, *argv)
+    assert status == 0, err
+    clusters = {c["name"]: c for c in json.loads(out)["static_resources"]["clusters"]}
+    assert (first_address(clusters["datadog_agent"]) if "datadog_agent" in clusters else None) == agent
+
+
 def test_render_json(capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     status, out, _ = render(capsys, "-k", "istio/ecommerce-istio", "--format", "json")
@@ -229,8 +248,8 @@ def test_render_json(capsys, monkeypatch):
         (["--endpoint", "advertisements=host:99999"], "expected DEPLOYMENT=HOST:PORT"),
         (["--endpoint", "nobody=host:1"], "no Deployment named 'nobody'"),
         (["--endpoint-host-template", "{pod}"], "bad template"),
-        (["--trace-agent", "datadog-agent"], "expected HOST:PORT"),
-        (["--trace-agent", "datadog-agent:0"], "expected HOST:PORT"),
+        (["--trace-agent", "datadog-agent"], "use auto, off or HOST:PORT"),
+        (["--trace-agent", "datadog-agent:0"], "use auto, off or HOST:PORT"),
     ],
 )
 def test_render_bad_arguments_give_one_line(capsys, monkeypatch, argv, message):
