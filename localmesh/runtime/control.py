@@ -13,7 +13,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
@@ -22,18 +22,23 @@ CONTROL_FILE = "control.json"
 TOKEN_HEADER = "X-Localmesh-Token"
 MAX_BODY = 16 * 1024 * 1024
 
+Reply = tuple[int, dict]  # (HTTP status, JSON body)
+# Answers one request: its JSON body (POST) or query parameters (GET) -> the reply.
+Handler = Callable[[dict], Reply]
+
 
 class NotRunning(Exception):
     """No `up` answers for this state dir."""
 
 
 class ControlServer:
-    """Serves GET /status, POST /apply and POST /delete with a handler per path."""
+    """Serves one handler per (method, path), to callers that hold the token."""
 
-    def __init__(self, state_dir: Path, handlers: dict, host: str = "127.0.0.1") -> None:
+    def __init__(self, state_dir: Path, handlers: Mapping[tuple[str, str], Handler],
+                 host: str = "127.0.0.1") -> None:
         self.state_dir = Path(state_dir)
         self.token = secrets.token_hex(16)
-        self.handlers = handlers  # path -> fn(payload: dict) -> (http status, dict)
+        self.handlers = handlers
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,7 +79,7 @@ class ControlServer:
         if request.headers.get(TOKEN_HEADER) != self.token:
             return _reply(request, 403, {"error": "wrong or missing control token"})
         path, _, query = request.path.partition("?")
-        handler: Optional[Callable] = self.handlers.get((method, path))
+        handler = self.handlers.get((method, path))
         if handler is None:
             return _reply(request, 404, {"error": f"no {method} {path}"})
         payload: dict = dict(urllib.parse.parse_qsl(query))
@@ -113,6 +118,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_control(state_dir: Path) -> dict:
+    """The control file of the `up` that owns state_dir; NotRunning when there is none alive."""
     path = Path(state_dir) / CONTROL_FILE
     try:
         data = json.loads(path.read_text())
@@ -127,8 +133,8 @@ def read_control(state_dir: Path) -> dict:
 
 
 def call(state_dir: Path, method: str, path: str, payload: Optional[dict] = None,
-         timeout: float = 300.0) -> tuple:
-    """(http status, response dict) from the running `up`."""
+         timeout: float = 300.0) -> Reply:
+    """The reply of the running `up` to one request."""
     control = read_control(state_dir)
     data = None if payload is None else json.dumps(payload).encode()
     headers = {TOKEN_HEADER: control["token"], "Content-Type": "application/json"}

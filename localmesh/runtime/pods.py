@@ -12,18 +12,19 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
-from localmesh.loader import ManifestError, Resource
+from localmesh.loader import Kustomization, ManifestError, PathLike, Resource
 from localmesh.model import Container, Deployment, EnvVar, Mesh, Probe
 from localmesh.runtime.servicenames import ServiceAddressBook
 
 LOCAL_IP = "127.0.0.1"
 _LABEL_REF = re.compile(r"""^metadata\.(labels|annotations)\[['"]([^'"]+)['"]\]$""")
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
+SERVICES_FOLDER = "services"  # where a checkout of this project keeps the images' sources
 # Kept from the host so tools work; everything else a pod sees comes from its manifest.
 HOST_ENV_KEPT = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -97,6 +98,19 @@ def service_folder(image_name: str, services_dir: Path) -> Optional[Path]:
     last = image_name.rstrip("/").rsplit("/", 1)[-1]
     folder = services_dir / last
     return folder if last and folder.is_dir() else None
+
+
+def find_services_dir(manifests: Iterable[Union[PathLike, Kustomization]]) -> Optional[Path]:
+    """The services/ folder the images' sources live in: the nearest one in or above the folder
+    of a manifest (a kustomization's own folder), trying the manifests in the order given; None
+    when there is none."""
+    for manifest in manifests:
+        path = Path(manifest.folder if isinstance(manifest, Kustomization) else manifest).resolve()
+        start = path if path.is_dir() else path.parent
+        for folder in (start, *start.parents):
+            if (folder / SERVICES_FOLDER).is_dir():
+                return folder / SERVICES_FOLDER
+    return None
 
 
 def pod_template(deployment: Deployment, mesh: Mesh, services_dir: Path) -> PodTemplate:

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from localmesh.cli import main as localmesh_main
 from localmesh.loader import ManifestError, load_paths, load_text
 from localmesh.model import build_mesh
 from localmesh.runtime.diff import resource_changes
-from localmesh.runtime.pods import expand_vars, pod_spec, pod_template, resolve_env, service_folder
+from localmesh.runtime.pods import (
+    expand_vars,
+    find_services_dir,
+    pod_spec,
+    pod_template,
+    resolve_env,
+    service_folder,
+)
 from localmesh.runtime.ports import PortInUse, check_ports_free, describe_port_needs, plan_listener_ports
 from localmesh.runtime.routetext import describe_routes
 from localmesh.runtime.servicenames import ServiceAddressBook
@@ -109,6 +117,28 @@ def test_image_names_the_service_folder():
     assert service_folder("ecommerce/advertisements", SERVICES) == SERVICES / "advertisements"
     assert service_folder("localhost/ecommerce/frontend", SERVICES) == SERVICES / "frontend"
     assert service_folder("ecommerce/nothing-here", SERVICES) is None
+
+
+def test_services_dir_is_the_nearest_above_the_first_manifest_that_has_one(tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("")
+    assert find_services_dir([ISTIO / "ads_v2" / "virtualservice.yaml"]) == SERVICES
+    assert find_services_dir([ISTIO / "ecommerce-istio"]) == SERVICES  # a folder counts from itself
+    assert find_services_dir([outside, ISTIO / "ecommerce-istio"]) == SERVICES
+    assert find_services_dir([outside]) is None
+    (tmp_path / "services").mkdir()
+    assert find_services_dir([outside, ISTIO / "ecommerce-istio"]) == tmp_path / "services"
+
+
+def test_up_without_a_services_dir_is_one_line_before_anything_starts(tmp_path, capsys):
+    manifest = tmp_path / "m" / "ads.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text((ISTIO / "ecommerce-istio" / "advertisements.yaml").read_text())
+    state = tmp_path / "state"
+    assert localmesh_main(["up", "-f", str(manifest), "--state-dir", str(state)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no services/ folder" in error and "--services-dir" in error, error
+    assert not state.exists()
 
 
 def test_image_without_folder_is_one_error_naming_file_and_field():
