@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
 
+from localmesh.runtime.processes import pid_alive
+
 CONTROL_FILE = "control.json"
 TOKEN_HEADER = "X-Localmesh-Token"
 MAX_BODY = 16 * 1024 * 1024
@@ -105,16 +107,6 @@ def _reply(request: BaseHTTPRequestHandler, status: int, body: dict) -> None:
     request.send_header("Content-Length", str(len(data)))
     request.end_headers()
     request.wfile.write(data)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_control(state_dir: Path) -> dict:

@@ -9,41 +9,27 @@ groups go, so gunicorn's workers go with their master.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+from localmesh.runtime.processes import group_alive, signal_group
+
 GRACE_SECONDS = 2.0
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal(pgids: set, sig: int) -> None:
-    for pgid in pgids:
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def end_groups(pgids: set, grace: float = GRACE_SECONDS) -> None:
     """SIGTERM each group, SIGKILL those still alive after grace."""
-    _signal(pgids, signal.SIGTERM)
+    for pgid in pgids:
+        signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pgid) for pgid in pgids):
+    while time.monotonic() < deadline and any(group_alive(pgid) for pgid in pgids):
         time.sleep(0.05)
-    _signal({pgid for pgid in pgids if _alive(pgid)}, signal.SIGKILL)
+    for pgid in pgids:
+        if group_alive(pgid):
+            signal_group(pgid, signal.SIGKILL)
 
 
 def main() -> int:

@@ -9,7 +9,6 @@ period.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, TextIO
+
+from localmesh.runtime.processes import group_alive, signal_group
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
@@ -115,23 +116,6 @@ class ProbeState:
         return False
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 class Supervisor:
     def __init__(
         self,
@@ -210,7 +194,7 @@ class Supervisor:
         started = time.monotonic()
         for managed in targets:
             if managed.popen is not None:
-                _signal_group(managed.popen.pid, signal.SIGTERM)
+                signal_group(managed.popen.pid, signal.SIGTERM)
         pending = [m for m in targets if m.popen is not None]
         killed: set = set()
         while pending:
@@ -224,7 +208,7 @@ class Supervisor:
                 limit = managed.spec.grace_seconds if grace is None else grace
                 if now - started >= limit and managed.popen.pid not in killed:
                     self._say(managed.spec.name, f"did not stop within {limit:g}s of SIGTERM: SIGKILL")
-                    _signal_group(managed.popen.pid, signal.SIGKILL)
+                    signal_group(managed.popen.pid, signal.SIGKILL)
                     killed.add(managed.popen.pid)
                 still.append(managed)
             pending = still
@@ -362,7 +346,7 @@ class Supervisor:
             if managed.kill_at is not None and now >= managed.kill_at:
                 self._say(managed.spec.name, f"did not stop within {managed.spec.grace_seconds:g}s "
                           "of SIGTERM: SIGKILL")
-                _signal_group(managed.popen.pid, signal.SIGKILL)
+                signal_group(managed.popen.pid, signal.SIGKILL)
                 managed.kill_at = None
 
     def _exited(self, managed: Managed) -> None:
@@ -370,7 +354,7 @@ class Supervisor:
         managed.last_exit = code
         self._set_ready(managed, False)
         # Whatever the leader left behind in its group dies with it, as in a container.
-        _signal_group(managed.popen.pid, signal.SIGKILL)
+        signal_group(managed.popen.pid, signal.SIGKILL)
         self._group_gone(managed.popen.pid)
         how = f"signal {-code}" if code < 0 else f"code {code}"
         managed.state = "Error"
@@ -433,5 +417,5 @@ class Supervisor:
 
     def _kill(self, managed: Managed) -> None:
         """SIGTERM to the group now, SIGKILL after the grace period (lock held)."""
-        _signal_group(managed.popen.pid, signal.SIGTERM)
+        signal_group(managed.popen.pid, signal.SIGTERM)
         managed.kill_at = time.monotonic() + managed.spec.grace_seconds
