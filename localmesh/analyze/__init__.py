@@ -12,11 +12,14 @@
 
 The same flag is on each Code in CODES (`CODES["IST0101"].refuses_apply`). `message.analyzer` names
 the analyzer that reported it, as istioctl names its analyzers. `analyzer_report(resources)` makes
-that split for a command: a Verdict with the refusals and the warnings to print.
+that split for a command: a Verdict with the refusals and the warnings to print; `admitted`
+prints them for a command about to act on the resources.
 """
 
 from localmesh.analyze.engine import analyze
 from localmesh.analyze.messages import CODES, ERROR, INFO, WARNING, Message
-from localmesh.analyze.verdict import Verdict, analyzer_report
+from localmesh.analyze.verdict import Verdict, admitted, analyzer_report
 
-__all__ = ["analyze", "analyzer_report", "CODES", "ERROR", "INFO", "WARNING", "Message", "Verdict"]
+__all__ = [
+    "admitted", "analyze", "analyzer_report", "CODES", "ERROR", "INFO", "WARNING", "Message", "Verdict",
+]

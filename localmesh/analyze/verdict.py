@@ -9,6 +9,7 @@ selecting no pod, ...) is accepted, and the traffic shows its effect (503 NC, 50
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,11 @@ class Verdict:
     def refused(self) -> bool:
         return bool(self.refusals)
 
+    @property
+    def refusal(self) -> str:
+        """Why the set is refused, for a one-line message."""
+        return f"{len(self.refusals)} resource error(s) the API server would refuse"
+
 
 def analyzer_report(resources: Iterable[Resource]) -> Verdict:
     """The analyzer's messages over resources, split into refusals and warnings.
@@ -41,3 +47,15 @@ def analyzer_report(resources: Iterable[Resource]) -> Verdict:
         elif message.level != INFO:
             verdict.warnings.append(f"warning: {message}")
     return verdict
+
+
+def admitted(resources: Iterable[Resource], refusing: str) -> bool:
+    """For a command about to act on resources: print the analyzer's warnings and refusals on
+    stderr and, when the API server would refuse the set, the line `localmesh: <refusing>`
+    (a format whose {reason} is Verdict.refusal). True when the command may go on."""
+    verdict = analyzer_report(resources)
+    for line in verdict.warnings + verdict.refusals:
+        print(line, file=sys.stderr)
+    if verdict.refused:
+        print("localmesh: " + refusing.format(reason=verdict.refusal), file=sys.stderr)
+    return not verdict.refused

@@ -58,15 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_analyze:
         # Imported here: the analyzer's schema packages are not in the mesh image, which renders with
         # --skip-analyze.
-        from localmesh.analyze import analyzer_report
+        from localmesh.analyze import admitted
 
         # What `up` and `apply` refuse is refused here too; other findings render, with a warning.
-        verdict = analyzer_report(resources)
-        for line in verdict.warnings + verdict.refusals:
-            print(line, file=sys.stderr)
-        if verdict.refused:
-            print(f"localmesh: refusing to render: {len(verdict.refusals)} resource error(s) the API "
-                  "server would refuse; nothing rendered", file=sys.stderr)
+        if not admitted(resources, "refusing to render: {reason}; nothing rendered"):
             return 1
     mesh = build_mesh(resources)
     extra = {}

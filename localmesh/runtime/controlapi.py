@@ -32,8 +32,7 @@ def _change(runtime: Runtime, payload: dict, deleting: bool) -> Reply:
             resources.extend(load_text(str(item.get("text", "")), str(item.get("path", "<request>"))))
         verdict = analyzer_report(runtime.candidate_set(resources, deleting))
         if verdict.refused:
-            reason = f"refused: {len(verdict.refusals)} resource error(s) the API server would refuse"
-            return 422, {"lines": verdict.warnings + verdict.refusals, "error": reason}
+            return 422, {"lines": verdict.warnings + verdict.refusals, "error": f"refused: {verdict.refusal}"}
         if deleting:
             lines, found = runtime.delete(resources)
             return (200 if found else 404), {"lines": verdict.warnings + lines}

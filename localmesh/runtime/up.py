@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from localmesh.analyze import analyzer_report
+from localmesh.analyze import admitted
 from localmesh.loader import load_paths
 from localmesh.runtime.control import ControlServer, NotRunning, read_control
 from localmesh.runtime.controlapi import control_handlers
@@ -53,12 +53,7 @@ def run_up(options: UpOptions) -> int:
         return 2
     state = options.state_dir
     resources = load_paths(options.files)
-    verdict = analyzer_report(resources)
-    for line in verdict.warnings + verdict.refusals:
-        print(line, file=sys.stderr)
-    if verdict.refused:
-        print(f"localmesh: refusing to start: {len(verdict.refusals)} resource error(s) the API server "
-              "would refuse", file=sys.stderr)
+    if not admitted(resources, "refusing to start: {reason}"):
         return 1
     try:
         existing = read_control(state)
