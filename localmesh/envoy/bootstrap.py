@@ -33,12 +33,9 @@ def build_bootstrap(topology: Topology, config_dir: str) -> dict:
     }
 
 
-def _with_type(resource: dict, type_url: str) -> dict:
-    return {"@type": type_url, **resource}
-
-
-def _response(resources: list, type_url: str) -> dict:
-    typed = [_with_type(r, type_url) for r in resources]
+def discovery_response(resources: list, type_url: str) -> dict:
+    """A DiscoveryResponse as the files hold it: the typed resources, versioned by their content."""
+    typed = [{"@type": type_url, **resource} for resource in resources]
     # Same content, same version: rewriting an unchanged file changes nothing in Envoy.
     digest = hashlib.sha256(json.dumps(typed, sort_keys=True).encode()).hexdigest()[:16]
     return {"version_info": digest, "resources": typed}
@@ -55,12 +52,12 @@ def discovery_files(resources: EnvoyResources, config_dir: Optional[str] = None)
     if config_dir is not None and resources.config_dir != config_dir:
         listeners = [_to_rds(listener, config_dir) for listener in listeners]
     files = {
-        LDS_FILE: _response(listeners, LISTENER_TYPE),
-        CDS_FILE: _response(resources.clusters, CLUSTER_TYPE),
+        LDS_FILE: discovery_response(listeners, LISTENER_TYPE),
+        CDS_FILE: discovery_response(resources.clusters, CLUSTER_TYPE),
     }
     if config_dir is not None:
         for route_config in resources.route_configs:
-            files[rds_file_name(route_config["name"])] = _response([route_config], ROUTE_CONFIG_TYPE)
+            files[rds_file_name(route_config["name"])] = discovery_response([route_config], ROUTE_CONFIG_TYPE)
     return files
 
 

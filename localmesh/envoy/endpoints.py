@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import posixpath
 import re
+
+from localmesh.envoy.bootstrap import discovery_response
+from localmesh.envoy.resources import file_source
 
 ENDPOINTS_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 # Istio's outbound cluster names (names.cluster_name): the clusters whose hosts are pods.
@@ -37,29 +38,13 @@ def cluster_load_assignment(cluster_name: str, lb_endpoints: list) -> dict:
     return assignment
 
 
-def _eds_source(config_dir: str, file_name: str) -> dict:
-    return {
-        "resource_api_version": "V3",
-        "path_config_source": {
-            "path": posixpath.join(config_dir, file_name),
-            "watched_directory": {"path": config_dir},
-        },
-    }
-
-
-def _response(assignment: dict) -> dict:
-    typed = [{"@type": ENDPOINTS_TYPE, **assignment}]
-    digest = hashlib.sha256(json.dumps(typed, sort_keys=True).encode()).hexdigest()[:16]
-    return {"version_info": digest, "resources": typed}
-
-
 def _eds_cluster(cluster: dict, config_dir: str) -> dict:
     name = cluster["name"]
     converted = {key: value for key, value in cluster.items()
                  if key not in ("load_assignment", "type", "health_checks")}
     converted["type"] = "EDS"
     converted["eds_cluster_config"] = {"service_name": name,
-                                       "eds_config": _eds_source(config_dir, eds_file_name(name))}
+                                       "eds_config": file_source(config_dir, eds_file_name(name))}
     return converted
 
 
@@ -80,6 +65,7 @@ def eds_resources(clusters: list, config_dir: str) -> tuple:
         for entry in lb_endpoints:
             # Readiness is in the assignment itself: nothing for Envoy to check.
             entry.get("endpoint", {}).pop("health_check_config", None)
-        files[eds_file_name(name)] = _response(cluster_load_assignment(name, lb_endpoints))
+        assignment = cluster_load_assignment(name, lb_endpoints)
+        files[eds_file_name(name)] = discovery_response([assignment], ENDPOINTS_TYPE)
         out.append(_eds_cluster(cluster, config_dir))
     return out, files
