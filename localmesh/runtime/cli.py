@@ -91,7 +91,8 @@ def _change(args: argparse.Namespace, deleting: bool) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from localmesh.runtime.up import UpOptions, run_up
+    from localmesh.runtime.engine import RuntimeConfig
+    from localmesh.runtime.up import run_up
 
     manifests = manifest_sources(args)
     services_dir = Path(args.services_dir) if args.services_dir else find_services_dir(manifests)
@@ -99,15 +100,14 @@ def _up(args: argparse.Namespace) -> int:
         print("localmesh: no services/ folder in or above the manifests' folders; name the folder that "
               "holds the images' sources with --services-dir", file=sys.stderr)
         return 2
-    return run_up(UpOptions(
-        files=manifests,
+    config = RuntimeConfig(
         state_dir=state_dir(args),
         services_dir=services_dir.resolve(),
+        venv_bin=Path(sys.executable).parent,
         gateway_port=args.gateway_port or _env_port("GATEWAY_PORT", GATEWAY_PORT),
         admin_port=args.admin_port or _env_port("LOCALMESH_ADMIN_PORT", ADMIN_PORT),
         free_listener_ports=args.free_listener_ports,
-        echo_output=not args.log_files_only,
-        exit_with_parent=args.exit_with_parent,
         ready_timeout=args.ready_timeout,
-        trace_agent=args.trace_agent,
-    ))
+        echo=None if args.log_files_only else sys.stdout,
+    )
+    return run_up(manifests, config, trace_agent=args.trace_agent, exit_with_parent=args.exit_with_parent)

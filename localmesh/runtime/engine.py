@@ -27,6 +27,7 @@ from localmesh.envoy.endpoints import eds_resources
 from localmesh.loader import Resource, latest_by_key
 from localmesh.model import Mesh, Probe, build_mesh
 from localmesh.runtime.diff import resource_changes
+from localmesh.runtime.envoybin import find_envoy
 from localmesh.runtime.envoyctl import EnvoyControl, EnvoyError, file_kind
 from localmesh.runtime.pods import PodSpec, pod_name, pod_spec, pod_template
 from localmesh.runtime.ports import check_ports_free, describe_port_needs, free_port, plan_listener_ports
@@ -35,7 +36,7 @@ from localmesh.runtime.routetext import describe_routes
 from localmesh.runtime.servicenames import ServiceAddressBook
 from localmesh.runtime.supervisor import ProbeSpec, ProcessSpec, Supervisor
 from localmesh.runtime.usage import group_usage
-from localmesh.topology import Endpoint, Topology
+from localmesh.topology import ADMIN_PORT, GATEWAY_PORT, Endpoint, Topology
 from localmesh.tracing.agentplan import TEST_AGENT_NAME, TraceAgentPlan, env_label, test_agent_command
 
 ENVOY_NAME = "envoy"
@@ -49,11 +50,11 @@ GATEWAY_NEED = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
 @dataclass
 class RuntimeConfig:
     state_dir: Path
-    services_dir: Path
-    venv_bin: Path
-    envoy_bin: str
-    gateway_port: int = 8080
-    admin_port: int = 15000
+    services_dir: Path  # where image names map to folders (pods.service_folder)
+    venv_bin: Path  # gunicorn, ddtrace-run and ddapm-test-agent come from here
+    envoy_bin: Optional[str] = None  # None: the one envoybin.find_envoy picks
+    gateway_port: int = GATEWAY_PORT
+    admin_port: int = ADMIN_PORT
     listen_host: str = "127.0.0.1"
     free_listener_ports: bool = False  # tests: never collide with a running `make run`
     ready_timeout: float = 60.0
@@ -419,7 +420,7 @@ class Runtime:
         bootstrap = build_bootstrap(topology, str(self.envoy.config_dir))
         path = self.envoy.write_bootstrap(bootstrap)
         command = (
-            self.config.envoy_bin, "-c", str(path),
+            self.config.envoy_bin or find_envoy(self.config.venv_bin), "-c", str(path),
             # No hot restart: updates come through the watched files, and several meshes
             # (a test next to `make run`) must not share a shared-memory base id.
             "--disable-hot-restart",

@@ -11,11 +11,10 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 
 from localmesh.analyze import admitted
-from localmesh.loader import load_paths
+from localmesh.loader import PathLike, load_paths
 from localmesh.runtime.control import ControlServer, NotRunning, read_control
 from localmesh.runtime.controlapi import control_handlers
 from localmesh.runtime.engine import Runtime, RuntimeConfig, StartError
@@ -28,31 +27,19 @@ from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
 PARENT_CHECK_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class UpOptions:
-    """What the command line asked for, every default already applied."""
-
-    files: list
-    state_dir: Path
-    services_dir: Path
-    gateway_port: int
-    admin_port: int
-    free_listener_ports: bool
-    echo_output: bool  # pod output on stdout too, not only in <state dir>/logs/
-    exit_with_parent: bool
-    ready_timeout: float
-    trace_agent: str  # the --trace-agent value
-
-
-def run_up(options: UpOptions) -> int:
-    """The exit status: 0 after a clean stop, 1 when the mesh cannot start, 2 for bad input."""
+def run_up(files: list[PathLike], config: RuntimeConfig, trace_agent: str, exit_with_parent: bool) -> int:
+    """Run the manifests in files until stopped. config: all but what run_up adds, the envoy
+    executable (when config names none: envoybin.find_envoy's), the trace agent (the --trace-agent
+    value trace_agent decides it) and the orphan guard; exit_with_parent: stop when the parent
+    process goes away. The exit status: 0 after a clean stop, 1 when the mesh
+    cannot start, 2 for bad input."""
     try:
-        trace_agent = plan_trace_agent(options.trace_agent)
+        plan = plan_trace_agent(trace_agent)
     except TraceAgentError as error:
         print(f"localmesh: {error}", file=sys.stderr)
         return 2
-    state = options.state_dir
-    resources = load_paths(options.files)
+    state = config.state_dir
+    resources = load_paths(files)
     if not admitted(resources, "refusing to start: {reason}"):
         return 1
     try:
@@ -62,30 +49,17 @@ def run_up(options: UpOptions) -> int:
         return 1
     except NotRunning:
         pass
-    venv_bin = Path(sys.executable).parent
     try:
-        envoy_bin = find_envoy(venv_bin)
+        envoy_bin = config.envoy_bin or find_envoy(config.venv_bin)
     except EnvoyNotFound as error:
         print(f"localmesh: {error}", file=sys.stderr)
         return 1
-    about_envoy = describe_envoy(envoy_bin, venv_bin)
+    about_envoy = describe_envoy(envoy_bin, config.venv_bin)
     if about_envoy:
         print(f"localmesh: {about_envoy}", file=sys.stderr)
     state.mkdir(parents=True, exist_ok=True)
     guard = OrphanGuard()
-    runtime = Runtime(RuntimeConfig(
-        state_dir=state,
-        services_dir=options.services_dir,
-        venv_bin=venv_bin,
-        envoy_bin=envoy_bin,
-        gateway_port=options.gateway_port,
-        admin_port=options.admin_port,
-        free_listener_ports=options.free_listener_ports,
-        ready_timeout=options.ready_timeout,
-        echo=sys.stdout if options.echo_output else None,
-        trace_agent=trace_agent,
-        on_group=guard.group,
-    ))
+    runtime = Runtime(replace(config, envoy_bin=envoy_bin, trace_agent=plan, on_group=guard.group))
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda _number, _frame: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -97,13 +71,13 @@ def run_up(options: UpOptions) -> int:
             return 1
         for line in lines:
             print(f"localmesh: {line}", file=sys.stderr)
-        print(f"localmesh: {trace_agent.describe()}", file=sys.stderr)
+        print(f"localmesh: {plan.describe()}", file=sys.stderr)
         server = ControlServer(state, control_handlers(runtime))
         server.start()
         print(ready_banner(runtime), flush=True)
         parent = os.getppid()
         while not stop.wait(PARENT_CHECK_SECONDS):
-            if options.exit_with_parent and os.getppid() != parent:
+            if exit_with_parent and os.getppid() != parent:
                 print("localmesh: the parent process ended", file=sys.stderr)
                 break
         print("localmesh: stopping every process", file=sys.stderr, flush=True)
