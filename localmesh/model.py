@@ -179,10 +179,6 @@ class Deployment:
     service_account: Optional[str]
     resource: Resource
 
-    @property
-    def version(self) -> Optional[str]:
-        return self.pod_labels.get("version") or self.pod_labels.get("app.kubernetes.io/version")
-
 
 # Istio's protocol names (pkg/config/protocol) and the ports Istio treats as TCP without a name.
 MESH_PROTOCOLS = {
@@ -448,10 +444,6 @@ class VirtualService:
     @property
     def host_fqdns(self) -> list:
         return [resolve_host(host, self.namespace) for host in self.hosts]
-
-    @property
-    def applies_to_mesh(self) -> bool:
-        return MESH_GATEWAY in self.gateway_refs
 
     @property
     def gateway_refs(self) -> list:
@@ -839,7 +831,7 @@ def _container(resource: Resource, raw: dict, path: tuple) -> Container:
         env.append(
             EnvVar(
                 name=str(item.get("name", "")),
-                value=None if item.get("value") is None else str(item.get("value")),
+                value=_optional_str(item.get("value")),
                 field_path=as_dict(value_from.get("fieldRef")).get("fieldPath"),
                 secret_ref=as_dict(value_from.get("secretKeyRef")) or None,
                 config_map_ref=as_dict(value_from.get("configMapKeyRef")) or None,
@@ -1002,9 +994,9 @@ def _http_match(match: dict, path: tuple) -> HttpMatch:
         port=_whole(match.get("port")),
         gateways=_strings(match.get("gateways")),
         source_labels=_str_dict(match.get("sourceLabels")),
-        source_namespace=None if match.get("sourceNamespace") is None else str(match["sourceNamespace"]),
-        name=None if match.get("name") is None else str(match["name"]),
-        stat_prefix=None if match.get("statPrefix") is None else str(match["statPrefix"]),
+        source_namespace=_optional_str(match.get("sourceNamespace")),
+        name=_optional_str(match.get("name")),
+        stat_prefix=_optional_str(match.get("statPrefix")),
         unknown_fields=_unknown(match, MATCH_FIELDS),
     )
 
@@ -1015,7 +1007,7 @@ def _destination(resource: Resource, raw: Any) -> Destination:
     return Destination(
         host=host,
         fqdn=resolve_host(host, resource.namespace),
-        subset=None if raw.get("subset") is None else str(raw["subset"]),
+        subset=_optional_str(raw.get("subset")),
         port=_whole(as_dict(raw.get("port")).get("number")),
     )
 
@@ -1053,7 +1045,7 @@ def _retries(raw: Any, path: tuple) -> Optional[Retries]:
     return Retries(
         attempts=_whole(raw.get("attempts")) or 0,
         per_try_timeout=parse_duration(raw.get("perTryTimeout")),
-        retry_on=None if raw.get("retryOn") is None else str(raw["retryOn"]),
+        retry_on=_optional_str(raw.get("retryOn")),
         backoff=parse_duration(raw.get("backoff")),
         retry_remote_localities=flag("retryRemoteLocalities"),
         retry_ignore_previous_hosts=flag("retryIgnorePreviousHosts"),
@@ -1082,7 +1074,7 @@ def _fault(raw: Any, path: tuple) -> Optional[Fault]:
     if abort:
         status = abort.get("httpStatus")
         fault.abort_status = _whole(status)
-        fault.abort_grpc_status = None if abort.get("grpcStatus") is None else str(abort["grpcStatus"])
+        fault.abort_grpc_status = _optional_str(abort.get("grpcStatus"))
         fault.abort_percent = _percent(abort.get("percentage")) or 0.0
         fault.abort_unsupported = _unknown(abort, ("httpStatus", "grpcStatus", "percentage"))
     return fault
@@ -1092,11 +1084,11 @@ def _redirect(raw: Any, path: tuple) -> Optional[Redirect]:
     if not isinstance(raw, dict):
         return None
     return Redirect(
-        uri=None if raw.get("uri") is None else str(raw["uri"]),
-        authority=None if raw.get("authority") is None else str(raw["authority"]),
-        scheme=None if raw.get("scheme") is None else str(raw["scheme"]),
+        uri=_optional_str(raw.get("uri")),
+        authority=_optional_str(raw.get("authority")),
+        scheme=_optional_str(raw.get("scheme")),
         port=_whole(raw.get("port")),
-        derive_port=None if raw.get("derivePort") is None else str(raw["derivePort"]),
+        derive_port=_optional_str(raw.get("derivePort")),
         redirect_code=_whole(raw.get("redirectCode")),
         path=path,
         unknown_fields=_unknown(raw, ("uri", "authority", "scheme", "port", "derivePort", "redirectCode")),
@@ -1108,8 +1100,8 @@ def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
         return None
     regex = as_dict(raw.get("uriRegexRewrite"))
     return Rewrite(
-        uri=None if raw.get("uri") is None else str(raw["uri"]),
-        authority=None if raw.get("authority") is None else str(raw["authority"]),
+        uri=_optional_str(raw.get("uri")),
+        authority=_optional_str(raw.get("authority")),
         uri_regex=(str(regex.get("match", "")), str(regex.get("rewrite", ""))) if regex else None,
         path=path,
         unknown_fields=_unknown(raw, ("uri", "authority", "uriRegexRewrite")),
@@ -1122,8 +1114,8 @@ def _direct_response(raw: Any, path: tuple) -> Optional[DirectResponse]:
     body = as_dict(raw.get("body"))
     return DirectResponse(
         status=_whole(raw.get("status")) or 200,
-        body_string=None if body.get("string") is None else str(body["string"]),
-        body_bytes=None if body.get("bytes") is None else str(body["bytes"]),
+        body_string=_optional_str(body.get("string")),
+        body_bytes=_optional_str(body.get("bytes")),
         path=path,
         unknown_fields=_unknown(raw, ("status", "body")) + _unknown(body, ("string", "bytes")),
     )
@@ -1189,7 +1181,7 @@ def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
             )
         )
     return HttpRoute(
-        name=None if raw.get("name") is None else str(raw["name"]),
+        name=_optional_str(raw.get("name")),
         matches=matches,
         route=destinations,
         timeout=parse_duration(raw.get("timeout")),
@@ -1225,7 +1217,7 @@ def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
         cookie = raw["httpCookie"]
         found.cookie = {
             "name": str(cookie.get("name", "")),
-            "path": None if cookie.get("path") is None else str(cookie["path"]),
+            "path": _optional_str(cookie.get("path")),
             "ttl": parse_duration(cookie.get("ttl")),
             "attributes": [
                 (str(as_dict(a).get("name", "")), as_dict(a).get("value"))
@@ -1256,7 +1248,7 @@ def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBa
     seconds = parse_duration(warmup.get("duration") if warmup else raw.get("warmupDurationSecs"))
     consistent = raw.get("consistentHash")
     return LoadBalancer(
-        simple=None if raw.get("simple") is None else str(raw["simple"]),
+        simple=_optional_str(raw.get("simple")),
         consistent_hash=(
             _consistent_hash(consistent, path + ("consistentHash",)) if isinstance(consistent, dict) else None
         ),
