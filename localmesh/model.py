@@ -26,15 +26,15 @@ MESH_GATEWAY = "mesh"
 EXPORT_PUBLIC, EXPORT_PRIVATE, EXPORT_NONE = "*", ".", "~"
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
 
-# Accepted and kept, with no effect on local routing, for reasons the README gives for each.
-# Any other kind is accepted as a cluster would, with a warning that it does nothing here.
+# Accepted and kept without a warning, though they do not change local routing. Any other kind
+# is accepted as a cluster would, with a warning that it does nothing here.
 INERT_KINDS = {
-    ("", "Namespace"),
-    ("", "ServiceAccount"),
-    ("", "Secret"),
+    ("", "Namespace"),  # names resources; every pod is behind Envoy without injection
+    ("", "ServiceAccount"),  # spec.serviceAccountName reaches fieldRef; no identity otherwise
+    ("", "Secret"),  # the values of secretKeyRef and configMapKeyRef env entries
     ("", "ConfigMap"),
-    ("security.istio.io", "PeerAuthentication"),
-    ("security.istio.io", "AuthorizationPolicy"),
+    ("security.istio.io", "PeerAuthentication"),  # plain HTTP on loopback: no mTLS to configure
+    ("security.istio.io", "AuthorizationPolicy"),  # local calls carry no workload identity to check
 }
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")

@@ -26,7 +26,7 @@ class Code:
 
 
 # Istio's own codes keep their number, level and wording (pkg/config/analysis/msg/messages.yaml,
-# Istio 1.29); LM codes are this project's rules. The README table is generated from this list.
+# Istio 1.29); LM codes are this project's rules. codes_table() makes the README's table from it.
 CODES = {
     c.code: c
     for c in (

@@ -14,7 +14,7 @@ from localmesh.model import Deployment, Mesh, Service, build_deployment, dns_fqd
 VERSION_LABEL = "version"
 DD_VERSION_LABEL = "tags.datadoghq.com/version"
 K8S_VERSION_LABEL = "app.kubernetes.io/version"
-# ddtrace 3+ removed or ignores these (shared notes, datadog.md).
+# ddtrace 3+ removed these or ignores them (DD_TRACE_SAMPLING_RULES replaces the sample rate).
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
 _LABEL_VERSION = re.compile(r"^v(\d+)(?:\.(\d+))?$")
 _FIELD_LABEL = re.compile(r"^metadata\.labels\['([^']+)'\]$")

@@ -62,7 +62,7 @@ class RuntimeConfig:
     envoy_log_level: str = "warn"
     envoy_concurrency: int = 2
     echo: Optional[TextIO] = field(default=None, repr=False)
-    # None: pods keep their manifest's DD_* settings and Envoy traces nothing (as before).
+    # None: pods keep their manifest's DD_* settings and Envoy traces nothing.
     trace_agent: Optional[TraceAgentPlan] = None
     # Told of every process group started (True) and reaped (False): the orphan guard's list.
     on_group: Optional[Callable[[int, bool], None]] = field(default=None, repr=False)
