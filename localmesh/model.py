@@ -7,11 +7,11 @@ analyzer's job, so the model only raises ManifestError where a value cannot be r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
-from localmesh.fields import as_dict, as_list, dotted
+from localmesh.fields import FieldPath, as_dict, as_list, dotted
 from localmesh.loader import ManifestError, Resource, Source, latest_by_key
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -102,12 +102,12 @@ def dns_fqdn(host: str, namespace: str) -> str:
     return host
 
 
-def labels_match(selector: dict, labels: dict) -> bool:
+def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """True when every selector label is among labels (Kubernetes equality selector)."""
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def _str_dict(value: Any) -> dict:
+def _str_dict(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in as_dict(value).items()}
 
 
@@ -147,10 +147,10 @@ class ContainerPort:
 class Container:
     name: str
     image: str
-    command: list
-    args: list
-    env: list
-    ports: list
+    command: list[str]
+    args: list[str]
+    env: list[EnvVar]
+    ports: list[ContainerPort]
     readiness: Optional[Probe]
     liveness: Optional[Probe]
 
@@ -171,11 +171,11 @@ class Container:
 class Deployment:
     name: str
     namespace: str
-    labels: dict
-    selector: dict
-    pod_labels: dict
+    labels: dict[str, str]
+    selector: dict[str, str]
+    pod_labels: dict[str, str]
     replicas: int
-    containers: list
+    containers: list[Container]
     service_account: Optional[str]
     resource: Resource
 
@@ -222,11 +222,11 @@ class ServicePort:
 class Service:
     name: str
     namespace: str
-    selector: dict
-    ports: list
+    selector: dict[str, str]
+    ports: list[ServicePort]
     type: str
     resource: Resource
-    export_to: tuple = ()  # the networking.istio.io/exportTo annotation, split at commas
+    export_to: tuple[str, ...] = ()  # the networking.istio.io/exportTo annotation, split at commas
     external_name: Optional[str] = None  # spec.externalName of a type ExternalName Service
 
     @property
@@ -265,19 +265,19 @@ class HttpMatch:
     uri: Optional[StringMatch]
     method: Optional[StringMatch]
     authority: Optional[StringMatch]
-    headers: list
-    without_headers: list
-    query_params: list  # HeaderMatch objects keyed by parameter name
+    headers: list[HeaderMatch]
+    without_headers: list[HeaderMatch]
+    query_params: list[HeaderMatch]  # keyed by parameter name
     ignore_uri_case: bool
-    path: tuple  # where it was written, for messages
+    path: FieldPath  # where it was written, for messages
     scheme: Optional[StringMatch] = None
     port: Optional[int] = None
-    gateways: list = field(default_factory=list)
-    source_labels: dict = field(default_factory=dict)
+    gateways: list[str] = field(default_factory=list)
+    source_labels: dict[str, str] = field(default_factory=dict)
     source_namespace: Optional[str] = None
     name: Optional[str] = None
     stat_prefix: Optional[str] = None
-    unknown_fields: tuple = ()  # keys that are no field of HTTPMatchRequest
+    unknown_fields: tuple[str, ...] = ()  # keys that are no field of HTTPMatchRequest
 
     @property
     def is_catch_all(self) -> bool:
@@ -304,28 +304,28 @@ class Destination:
 class HeaderOperations:
     """One side (request or response) of Istio's `headers`: set, add, remove, in that meaning."""
 
-    set: list  # [(name, value)] as written
-    add: list
-    remove: list
-    path: tuple
-    unknown_fields: tuple = ()
+    set: list[tuple[str, str]]  # (name, value) as written
+    add: list[tuple[str, str]]
+    remove: list[str]
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
 class Headers:
     request: Optional[HeaderOperations]
     response: Optional[HeaderOperations]
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
 class RouteDestination:
     destination: Destination
     weight: Optional[int]
-    path: tuple
+    path: FieldPath
     headers: Optional[Headers] = None
-    unknown_fields: tuple = ()
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -336,8 +336,8 @@ class Retries:
     backoff: Optional[float] = None
     retry_remote_localities: Optional[bool] = None
     retry_ignore_previous_hosts: Optional[bool] = None
-    path: tuple = ()
-    unknown_fields: tuple = ()
+    path: FieldPath = ()
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -350,10 +350,10 @@ class Fault:
     abort_status: Optional[int] = None
     abort_percent: float = 0.0
     abort_grpc_status: Optional[str] = None
-    delay_unsupported: tuple = ()  # delay kinds other than fixedDelay (exponentialDelay)
-    abort_unsupported: tuple = ()  # abort kinds other than httpStatus/grpcStatus (http2Error)
-    path: tuple = ()
-    unknown_fields: tuple = ()
+    delay_unsupported: tuple[str, ...] = ()  # delay kinds other than fixedDelay (exponentialDelay)
+    abort_unsupported: tuple[str, ...] = ()  # abort kinds other than httpStatus/grpcStatus (http2Error)
+    path: FieldPath = ()
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -364,17 +364,17 @@ class Redirect:
     port: Optional[int]
     derive_port: Optional[str]  # FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT
     redirect_code: Optional[int]
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
 class Rewrite:
     uri: Optional[str]
     authority: Optional[str]
-    uri_regex: Optional[tuple]  # (match, rewrite)
-    path: tuple
-    unknown_fields: tuple = ()
+    uri_regex: Optional[tuple[str, str]]  # (match, rewrite)
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -382,21 +382,21 @@ class DirectResponse:
     status: int
     body_string: Optional[str]
     body_bytes: Optional[str]  # base64, as written
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
 class CorsPolicy:
-    allow_origins: list  # StringMatch objects (allowOrigins, or the deprecated allowOrigin as exact)
-    allow_methods: list
-    allow_headers: list
-    expose_headers: list
+    allow_origins: list[StringMatch]  # (allowOrigins, or the deprecated allowOrigin as exact)
+    allow_methods: list[str]
+    allow_headers: list[str]
+    expose_headers: list[str]
     max_age: Optional[float]
     allow_credentials: Optional[bool]
     unmatched_preflights: Optional[str]
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -405,26 +405,26 @@ class Mirror:
 
     destination: Destination
     percent: Optional[float]
-    path: tuple
+    path: FieldPath
 
 
 @dataclass
 class HttpRoute:
     name: Optional[str]
-    matches: list
-    route: list
+    matches: list[HttpMatch]
+    route: list[RouteDestination]
     timeout: Optional[float]
     retries: Optional[Retries]
     fault: Optional[Fault]
-    path: tuple
+    path: FieldPath
     headers: Optional[Headers] = None
     redirect: Optional[Redirect] = None
     rewrite: Optional[Rewrite] = None
     direct_response: Optional[DirectResponse] = None
     cors: Optional[CorsPolicy] = None
-    mirrors: list = field(default_factory=list)
+    mirrors: list[Mirror] = field(default_factory=list)
     delegate: Optional[dict] = None
-    unknown_fields: tuple = ()
+    unknown_fields: tuple[str, ...] = ()
 
     @property
     def is_catch_all(self) -> bool:
@@ -435,18 +435,18 @@ class HttpRoute:
 class VirtualService:
     name: str
     namespace: str
-    hosts: list  # as written
-    gateways: list  # "mesh" or "<ns>/<name>"
-    http: list
+    hosts: list[str]  # as written
+    gateways: list[str]  # as written; gateway_refs resolves them
+    http: list[HttpRoute]
     resource: Resource
-    export_to: tuple = ()  # spec.exportTo as written; () when absent
+    export_to: tuple[str, ...] = ()  # spec.exportTo as written; () when absent
 
     @property
-    def host_fqdns(self) -> list:
+    def host_fqdns(self) -> list[str]:
         return [resolve_host(host, self.namespace) for host in self.hosts]
 
     @property
-    def gateway_refs(self) -> list:
+    def gateway_refs(self) -> list[str]:
         """The gateways it binds, 'mesh' or 'ns/name'; no `gateways` means the mesh only."""
         if not self.gateways:
             return [MESH_GATEWAY]
@@ -464,8 +464,8 @@ class ConsistentHash:
     ring_hash_minimum: Optional[int] = None  # ringHash.minimumRingSize or the deprecated field
     maglev_table_size: Optional[int] = None
     maglev: bool = False
-    path: tuple = ()
-    unknown_fields: tuple = ()
+    path: FieldPath = ()
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -476,8 +476,8 @@ class LoadBalancer:
     warmup_aggression: Optional[float]
     warmup_minimum_percent: Optional[float]
     locality: Optional[dict]  # localityLbSetting
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
     resource: Optional[Resource] = None  # where it was written
 
 
@@ -486,7 +486,7 @@ class PolicySection:
     """A part of a trafficPolicy whose fields the Envoy builders map one by one."""
 
     values: dict
-    path: tuple
+    path: FieldPath
     resource: Optional[Resource] = None  # where it was written
 
 
@@ -497,8 +497,8 @@ class PortTrafficPolicy:
     connection_pool: Optional[PolicySection]
     outlier_detection: Optional[PolicySection]
     tls: Optional[PolicySection]
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -510,18 +510,18 @@ class TrafficPolicy:
     tunnel: Optional[PolicySection]
     proxy_protocol: Optional[PolicySection]
     retry_budget: Optional[PolicySection]
-    port_level: list  # PortTrafficPolicy objects
+    port_level: list[PortTrafficPolicy]
     resource: Resource  # where it was written (a merged rule's subsets come from several files)
-    path: tuple
-    unknown_fields: tuple = ()
+    path: FieldPath
+    unknown_fields: tuple[str, ...] = ()
 
 
 @dataclass
 class Subset:
     name: str
-    labels: dict
+    labels: dict[str, str]
     traffic_policy: Optional[TrafficPolicy]
-    path: tuple
+    path: FieldPath
     resource: Optional[Resource] = None
 
 
@@ -531,13 +531,13 @@ class DestinationRule:
     namespace: str
     host: str
     fqdn: str
-    subsets: list
+    subsets: list[Subset]
     traffic_policy: Optional[TrafficPolicy]
     resource: Resource
     workload_selector: Optional[dict] = None
-    merged_from: tuple = ()  # "ns/name" of every rule istiod merged into this one
-    export_to: tuple = ()  # spec.exportTo as written; () when absent
-    merged: tuple = ()  # the DestinationRules merged into this one, in merge order
+    merged_from: tuple[str, ...] = ()  # "ns/name" of every rule istiod merged into this one
+    export_to: tuple[str, ...] = ()  # spec.exportTo as written; () when absent
+    merged: tuple[DestinationRule, ...] = ()  # the DestinationRules merged into this one, in merge order
 
     def subset(self, name: str) -> Optional[Subset]:
         return next((s for s in self.subsets if s.name == name), None)
@@ -547,20 +547,20 @@ class DestinationRule:
 class GatewayServer:
     port: int
     protocol: str
-    hosts: list
+    hosts: list[str]
     https_redirect: bool = False
-    path: tuple = ()
+    path: FieldPath = ()
     # Written fields the local gateway cannot honour, as paths: bind, defaultEndpoint,
     # port.targetPort, and TLS settings other than httpsRedirect.
-    unhonoured: tuple = ()
+    unhonoured: tuple[FieldPath, ...] = ()
 
 
 @dataclass
 class Gateway:
     name: str
     namespace: str
-    selector: dict
-    servers: list
+    selector: dict[str, str]
+    servers: list[GatewayServer]
     resource: Resource
 
     @property
@@ -573,12 +573,12 @@ class Gateway:
 
 @dataclass
 class Mesh:
-    deployments: list = field(default_factory=list)
-    services: list = field(default_factory=list)
-    virtual_services: list = field(default_factory=list)
-    destination_rules: list = field(default_factory=list)
-    gateways: list = field(default_factory=list)
-    inert: list = field(default_factory=list)  # accepted resources with no local effect
+    deployments: list[Deployment] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    virtual_services: list[VirtualService] = field(default_factory=list)
+    destination_rules: list[DestinationRule] = field(default_factory=list)
+    gateways: list[Gateway] = field(default_factory=list)
+    inert: list[Resource] = field(default_factory=list)  # accepted resources with no local effect
 
     def service_for(self, fqdn: str, namespace: Optional[str] = None) -> Optional[Service]:
         """The Service named fqdn; with namespace, only if a proxy there sees it (exportTo)."""
@@ -662,7 +662,7 @@ class Mesh:
                     best, best_length = vs, len(host)
         return best
 
-    def virtual_services_for_gateway(self, gateway_ref: str, namespace: str) -> list:
+    def virtual_services_for_gateway(self, gateway_ref: str, namespace: str) -> list[VirtualService]:
         """The VirtualServices a proxy in namespace gets for gateway_ref ('mesh' or 'ns/name'), in
         istiod's order (PushContext.VirtualServicesForGateway, Istio 1.29): those exported to
         "." (or their own namespace) when namespace is theirs, then those exported to namespace
@@ -683,13 +683,15 @@ class Mesh:
                 exported.append(vs)
         return private + exported + public
 
-    def gateway_virtual_services(self, gateway: Gateway, namespace: Optional[str] = None) -> list:
+    def gateway_virtual_services(
+        self, gateway: Gateway, namespace: Optional[str] = None
+    ) -> list[VirtualService]:
         """VirtualServices bound to gateway ('name' in their namespace or 'ns/name') that its proxy
         (in namespace, default the ingress gateway's) sees."""
         namespace = namespace if namespace is not None else INGRESS_GATEWAY_NAMESPACE
         return self.virtual_services_for_gateway(gateway.ref, namespace)
 
-    def pods_selected(self, service: Service) -> list:
+    def pods_selected(self, service: Service) -> list[Deployment]:
         """Deployments whose pod labels the Service selects, in its namespace."""
         if not service.selector:
             return []
@@ -723,7 +725,7 @@ class _ConsolidatedRule:
     """istiod's ConsolidatedDestRule: rules for one host merged in order, the first's exportTo."""
 
     export_to: frozenset
-    rules: list
+    rules: list[DestinationRule]
 
     def merged_rule(self) -> DestinationRule:
         first = self.rules[0]
@@ -793,7 +795,7 @@ def _exported_to(export: frozenset, namespace: str) -> bool:
     return not export or EXPORT_PUBLIC in export or namespace in export
 
 
-def _int(resource: Resource, value: Any, path: tuple, default: Optional[int] = None) -> Optional[int]:
+def _int(resource: Resource, value: Any, path: FieldPath, default: Optional[int] = None) -> Optional[int]:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -823,7 +825,7 @@ def build_deployment(resource: Resource) -> Deployment:
     )
 
 
-def _container(resource: Resource, raw: dict, path: tuple) -> Container:
+def _container(resource: Resource, raw: dict, path: FieldPath) -> Container:
     env = []
     for index, item in enumerate(as_list(raw.get("env"))):
         item = as_dict(item)
@@ -878,7 +880,7 @@ def _probe(raw: Any) -> Optional[Probe]:
     )
 
 
-def _annotations(resource: Resource) -> dict:
+def _annotations(resource: Resource) -> dict[str, str]:
     return _str_dict(as_dict(resource.body.get("metadata")).get("annotations"))
 
 
@@ -920,11 +922,11 @@ def _string_match(raw: Any) -> Optional[StringMatch]:
     return None
 
 
-def _header_matches(raw: Any) -> list:
+def _header_matches(raw: Any) -> list[HeaderMatch]:
     return [HeaderMatch(str(name).lower(), _string_match(value)) for name, value in as_dict(raw).items()]
 
 
-def _unknown(raw: dict, known: Iterable) -> tuple:
+def _unknown(raw: dict, known: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(str(key) for key in set(raw) - set(known)))
 
 
@@ -947,7 +949,7 @@ def _optional_str(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
-def _strings(value: Any) -> list:
+def _strings(value: Any) -> list[str]:
     return [str(item) for item in as_list(value)]
 
 
@@ -978,7 +980,7 @@ ROUTE_FIELDS = (
 )
 
 
-def _http_match(match: dict, path: tuple) -> HttpMatch:
+def _http_match(match: dict, path: FieldPath) -> HttpMatch:
     return HttpMatch(
         uri=_string_match(match.get("uri")),
         method=_string_match(match.get("method")),
@@ -1012,7 +1014,7 @@ def _destination(resource: Resource, raw: Any) -> Destination:
     )
 
 
-def _header_operations(raw: Any, path: tuple) -> Optional[HeaderOperations]:
+def _header_operations(raw: Any, path: FieldPath) -> Optional[HeaderOperations]:
     if not isinstance(raw, dict):
         return None
     return HeaderOperations(
@@ -1024,7 +1026,7 @@ def _header_operations(raw: Any, path: tuple) -> Optional[HeaderOperations]:
     )
 
 
-def _headers(raw: Any, path: tuple) -> Optional[Headers]:
+def _headers(raw: Any, path: FieldPath) -> Optional[Headers]:
     if not isinstance(raw, dict):
         return None
     return Headers(
@@ -1035,7 +1037,7 @@ def _headers(raw: Any, path: tuple) -> Optional[Headers]:
     )
 
 
-def _retries(raw: Any, path: tuple) -> Optional[Retries]:
+def _retries(raw: Any, path: FieldPath) -> Optional[Retries]:
     if not isinstance(raw, dict):
         return None
 
@@ -1057,7 +1059,7 @@ def _retries(raw: Any, path: tuple) -> Optional[Retries]:
     )
 
 
-def _fault(raw: Any, path: tuple) -> Optional[Fault]:
+def _fault(raw: Any, path: FieldPath) -> Optional[Fault]:
     if not isinstance(raw, dict):
         return None
     delay = as_dict(raw.get("delay"))
@@ -1080,7 +1082,7 @@ def _fault(raw: Any, path: tuple) -> Optional[Fault]:
     return fault
 
 
-def _redirect(raw: Any, path: tuple) -> Optional[Redirect]:
+def _redirect(raw: Any, path: FieldPath) -> Optional[Redirect]:
     if not isinstance(raw, dict):
         return None
     return Redirect(
@@ -1095,7 +1097,7 @@ def _redirect(raw: Any, path: tuple) -> Optional[Redirect]:
     )
 
 
-def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
+def _rewrite(raw: Any, path: FieldPath) -> Optional[Rewrite]:
     if not isinstance(raw, dict):
         return None
     regex = as_dict(raw.get("uriRegexRewrite"))
@@ -1108,7 +1110,7 @@ def _rewrite(raw: Any, path: tuple) -> Optional[Rewrite]:
     )
 
 
-def _direct_response(raw: Any, path: tuple) -> Optional[DirectResponse]:
+def _direct_response(raw: Any, path: FieldPath) -> Optional[DirectResponse]:
     if not isinstance(raw, dict):
         return None
     body = as_dict(raw.get("body"))
@@ -1121,7 +1123,7 @@ def _direct_response(raw: Any, path: tuple) -> Optional[DirectResponse]:
     )
 
 
-def _cors(raw: Any, path: tuple) -> Optional[CorsPolicy]:
+def _cors(raw: Any, path: FieldPath) -> Optional[CorsPolicy]:
     if not isinstance(raw, dict):
         return None
     if "allowOrigins" in raw:
@@ -1144,7 +1146,7 @@ def _cors(raw: Any, path: tuple) -> Optional[CorsPolicy]:
     )
 
 
-def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
+def _mirrors(resource: Resource, raw: dict, path: FieldPath) -> list[Mirror]:
     """`mirror` (with mirrorPercentage or the deprecated integer mirrorPercent, also spelt
     mirror_percent, its protobuf name) and `mirrors`."""
     mirrors = []
@@ -1162,7 +1164,7 @@ def _mirrors(resource: Resource, raw: dict, path: tuple) -> list:
     return mirrors
 
 
-def _http_route(resource: Resource, raw: dict, path: tuple) -> HttpRoute:
+def _http_route(resource: Resource, raw: dict, path: FieldPath) -> HttpRoute:
     matches = [
         _http_match(as_dict(match), path + ("match", index))
         for index, match in enumerate(as_list(raw.get("match")))
@@ -1205,11 +1207,11 @@ POLICY_FIELDS = (
 )
 
 
-def _section(resource: Resource, raw: Any, path: tuple) -> Optional[PolicySection]:
+def _section(resource: Resource, raw: Any, path: FieldPath) -> Optional[PolicySection]:
     return PolicySection(dict(raw), path, resource) if isinstance(raw, dict) else None
 
 
-def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
+def _consistent_hash(raw: dict, path: FieldPath) -> ConsistentHash:
     found = ConsistentHash(path=path)
     if raw.get("httpHeaderName") is not None:
         found.header = str(raw["httpHeaderName"])
@@ -1241,7 +1243,7 @@ def _consistent_hash(raw: dict, path: tuple) -> ConsistentHash:
     return found
 
 
-def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBalancer]:
+def _load_balancer(resource: Resource, raw: Any, path: FieldPath) -> Optional[LoadBalancer]:
     if not isinstance(raw, dict):
         return None
     warmup = as_dict(raw.get("warmup"))
@@ -1264,7 +1266,7 @@ def _load_balancer(resource: Resource, raw: Any, path: tuple) -> Optional[LoadBa
     )
 
 
-def _traffic_policy(resource: Resource, raw: Any, path: tuple) -> Optional[TrafficPolicy]:
+def _traffic_policy(resource: Resource, raw: Any, path: FieldPath) -> Optional[TrafficPolicy]:
     if not isinstance(raw, dict):
         return None
     levels = []

@@ -18,6 +18,8 @@ ADMIN_PORT = 15000
 FIRST_UNPRIVILEGED_PORT = 1024
 PRIVILEGED_PORT_OFFSET = 10000
 
+ServicePortKey = tuple[str, int]  # (service fqdn, service port)
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -31,7 +33,7 @@ class Endpoint:
     health_path: Optional[str] = None  # readiness probe path; None: always ready
     # A pod serving more than one port: ((Service targetPort as written, local port), ...).
     # A targetPort not listed here is served on `port`.
-    target_ports: tuple = ()
+    target_ports: tuple[tuple[object, int], ...] = ()
 
     def port_for(self, target_port: object) -> int:
         """The local port that serves a Service's targetPort (number or container port name)."""
@@ -49,9 +51,8 @@ class TracingConfig:
 
 @dataclass(frozen=True)
 class Topology:
-    endpoints: tuple = ()  # Endpoint objects
-    # (service fqdn, service port) -> local listener port
-    service_ports: Mapping = field(default_factory=dict)
+    endpoints: tuple[Endpoint, ...] = ()
+    service_ports: Mapping[ServicePortKey, int] = field(default_factory=dict)  # -> local listener port
     listen_host: str = "127.0.0.1"
     gateway_port: int = GATEWAY_PORT
     admin_port: int = ADMIN_PORT
@@ -74,7 +75,7 @@ def default_listener_port(service_port: int) -> int:
     return service_port
 
 
-def plan_service_ports(mesh: Mesh) -> dict:
+def plan_service_ports(mesh: Mesh) -> dict[ServicePortKey, int]:
     """(service fqdn, port) -> listener port, by default_listener_port; clashes move up by one."""
     taken: set = set()
     plan: dict = {}

@@ -24,7 +24,7 @@ _POD_TEMPLATES = {
 }
 
 
-def string_map(value: Any) -> dict:
+def string_map(value: Any) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in as_dict(value).items()}
 
 
@@ -85,14 +85,14 @@ class Cluster:
                 continue
             self._by_kind.setdefault((resource.group, resource.kind), []).append(Object(resource))
 
-    def of(self, group: str, kind: str) -> list:
+    def of(self, group: str, kind: str) -> list[Object]:
         """Objects of one kind, whatever the version (Istio's v1alpha3, v1beta1 and v1 are one kind)."""
         return self._by_kind.get((group, kind), [])
 
     def find(self, group: str, kind: str, namespace: str, name: str) -> Optional[Object]:
         return next((o for o in self.of(group, kind) if (o.namespace, o.name) == (namespace, name)), None)
 
-    def pods(self) -> list:
+    def pods(self) -> list[Pod]:
         found = []
         for pod in self.of("", "Pod"):
             metadata = as_dict(pod.resource.body.get("metadata"))
@@ -107,5 +107,5 @@ class Cluster:
                                   as_dict(template.get("spec"))))
         return found
 
-    def node_labels(self) -> dict:
+    def node_labels(self) -> dict[str, dict[str, str]]:
         return {node.name: node.labels for node in self.of("", "Node")}

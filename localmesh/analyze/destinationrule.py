@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from localmesh.analyze.cluster import Cluster, Pod, string_map
 from localmesh.analyze.hosts import ServiceRegistry
-from localmesh.analyze.messages import message
+from localmesh.analyze.messages import Message, message
 from localmesh.fields import as_dict, as_list
 
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -18,7 +18,7 @@ SUBZONE_LABEL = "topology.istio.io/subzone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
-def check_destination_rules(cluster: Cluster, registry: ServiceRegistry) -> list:
+def check_destination_rules(cluster: Cluster, registry: ServiceRegistry) -> list[Message]:
     found = []
     node_labels = cluster.node_labels()
     pod_labels = [_augmented_labels(pod, node_labels) for pod in cluster.pods()]

@@ -9,6 +9,7 @@ from localmesh.analyze.destinationrule import check_destination_rules
 from localmesh.analyze.hosts import ServiceRegistry
 from localmesh.analyze.istio_rules import check_istio_rules
 from localmesh.analyze.meshview import build_view
+from localmesh.analyze.messages import Message
 from localmesh.analyze.project_rules import check_deployment, check_project_rules
 from localmesh.analyze.schema import check_schema, not_validated
 from localmesh.analyze.service import check_port_names
@@ -18,7 +19,7 @@ from localmesh.analyze.virtualservice import check_virtual_services
 from localmesh.loader import Resource
 
 
-def analyze(resources: Iterable[Resource]) -> list:
+def analyze(resources: Iterable[Resource]) -> list[Message]:
     """Messages for the resources, in file and line order. Every resource given is checked on its
     own (schema, Istio's validation webhook); references are checked over the set as applied in
     order, where a later resource with the same kind/namespace/name replaces the earlier one."""

@@ -26,7 +26,7 @@ def to_fqdn(namespace: str, host: str) -> str:
     return f"{host}.{namespace}.{CLUSTER_LOCAL_SUFFIX}"
 
 
-def service_name_of(default_namespace: str, host: str) -> tuple:
+def service_name_of(default_namespace: str, host: str) -> tuple[str, str]:
     """(namespace, name) a destination host names: <name>.<namespace>.svc.cluster.local, or a short
     name in default_namespace. Any other host gives the host itself in default_namespace."""
     found = _SERVICE_FQDN.match(host)
@@ -51,7 +51,7 @@ def hosts_match(a: str, b: str) -> bool:
     return a == b
 
 
-def names_for_namespace(hosts: list, namespace: str) -> list:
+def names_for_namespace(hosts: list[str], namespace: str) -> list[str]:
     """Gateway hosts a VirtualService of namespace may bind: 'ns/host' only for that ns or '*'."""
     found = []
     for host in hosts:
@@ -67,8 +67,8 @@ def names_for_namespace(hosts: list, namespace: str) -> list:
 class ServiceHost:
     """A destination as the analyzers see it: a ServiceEntry, or a Service turned into one."""
 
-    ports: list  # port numbers, in declared order
-    workload_labels: dict = field(default_factory=dict)
+    ports: list  # port numbers (as written), in declared order
+    workload_labels: dict[str, str] = field(default_factory=dict)
 
 
 class ServiceRegistry:
@@ -93,7 +93,7 @@ class ServiceRegistry:
             for scope in _annotation_scopes(annotation, service.namespace):
                 self.by_scope[(scope, to_fqdn(service.namespace, service.name))] = target
 
-    def lookup(self, source_namespace: str, export_to: list, host: str) -> Optional[ServiceHost]:
+    def lookup(self, source_namespace: str, export_to: list[str], host: str) -> Optional[ServiceHost]:
         """The service a host names, seen from a resource in source_namespace with that exportTo."""
         fqdn = to_fqdn(source_namespace, host)
         found = self.by_scope.get((EXPORT_TO_ALL, fqdn))

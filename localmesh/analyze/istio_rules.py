@@ -10,7 +10,7 @@ from typing import Any
 import re2
 
 from localmesh.analyze.hosts import hosts_match
-from localmesh.analyze.messages import message
+from localmesh.analyze.messages import Message, message
 from localmesh.fields import as_dict, as_list
 from localmesh.loader import Resource
 
@@ -26,7 +26,7 @@ _STRING_MATCH_FIELDS = ("uri", "scheme", "method", "authority")
 _HEADER_MAP_FIELDS = ("headers", "withoutHeaders", "queryParams")
 
 
-def check_istio_rules(resource: Resource) -> list:
+def check_istio_rules(resource: Resource) -> list[Message]:
     """IST0106 messages for one Istio resource (other kinds give none)."""
     if resource.group != "networking.istio.io":
         return []

@@ -6,8 +6,8 @@ import re
 from typing import Optional
 from urllib.parse import urlsplit
 
-from localmesh.analyze.cluster import IGNORED_NAMESPACES
-from localmesh.analyze.messages import message
+from localmesh.analyze.cluster import IGNORED_NAMESPACES, Pod
+from localmesh.analyze.messages import Message, message
 from localmesh.loader import ManifestError, Resource
 from localmesh.model import Deployment, Mesh, Service, build_deployment, dns_fqdn, labels_match
 
@@ -21,7 +21,7 @@ _FIELD_LABEL = re.compile(r"^metadata\.labels\['([^']+)'\]$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def check_deployment(resource: Resource) -> list:
+def check_deployment(resource: Resource) -> list[Message]:
     """Rules about one Deployment on its own (LM0010, LM0014); other kinds give none."""
     if (resource.group, resource.kind) != ("apps", "Deployment"):
         return []
@@ -32,7 +32,7 @@ def check_deployment(resource: Resource) -> list:
     return _versions(deployment) + _removed_settings(deployment)
 
 
-def check_project_rules(mesh: Mesh, pods: list) -> list:
+def check_project_rules(mesh: Mesh, pods: list[Pod]) -> list[Message]:
     """Rules over the set as applied (LM0011, LM0012, LM0013); pods as Cluster.pods() gives them."""
     found: list = []
     for deployment in mesh.deployments:

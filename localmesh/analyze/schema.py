@@ -37,7 +37,7 @@ _NOT_APPLIED = {
 }
 
 
-def check_schema(resource: Resource) -> list:
+def check_schema(resource: Resource) -> list[Message]:
     """Schema messages for one resource: LM0002 (Kubernetes) or IST0106 (Istio) for each field the
     schema refuses; LM0001 for a kind that its API group does not define. A kind of another API
     group (a CRD this analyzer has no schema for) gives nothing here: see not_validated()."""
@@ -63,7 +63,7 @@ def check_schema(resource: Resource) -> list:
     return found
 
 
-def not_validated(resources: list) -> list:
+def not_validated(resources: list[Resource]) -> list[Message]:
     """LM0003, once per apiVersion and kind: resources of an API group that neither Kubernetes nor
     Istio defines (another project's CRD), which no schema here can check."""
     found: dict = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from localmesh.analyze.cluster import Cluster, Object
-from localmesh.analyze.messages import message
+from localmesh.analyze.messages import Message, message
 from localmesh.fields import as_dict, as_list
 
 # Lower-case names protocol.Parse knows (Istio 1.29).
@@ -47,7 +47,7 @@ def _skipped(service: Object) -> bool:
     return service.labels.get(_GATEWAY_MANAGED_LABEL, "") in _GATEWAY_CONTROLLERS
 
 
-def check_port_names(cluster: Cluster) -> list:
+def check_port_names(cluster: Cluster) -> list[Message]:
     found = []
     for service in cluster.of("", "Service"):
         if _skipped(service):

@@ -4,11 +4,11 @@ a Sidecar whose workloadSelector selects no pod of its namespace is IST0101."""
 from __future__ import annotations
 
 from localmesh.analyze.cluster import Cluster, string_map
-from localmesh.analyze.messages import go_quote, message
+from localmesh.analyze.messages import Message, go_quote, message
 from localmesh.fields import as_dict
 
 
-def check_sidecars(cluster: Cluster) -> list:
+def check_sidecars(cluster: Cluster) -> list[Message]:
     found = []
     pods = cluster.pods()
     for sidecar in cluster.of("networking.istio.io", "Sidecar"):

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from localmesh.analyze.messages import go_quote, message
+from localmesh.analyze.messages import Message, go_quote, message
 from localmesh.fields import as_dict, as_list
 from localmesh.loader import Resource
 
@@ -25,7 +25,7 @@ _STRING_MATCHES = ("uri", "scheme", "method", "authority")
 _EXACT, _PREFIX = "exact:", "prefix:"
 
 
-def check_unreachable(resource: Resource) -> list:
+def check_unreachable(resource: Resource) -> list[Message]:
     """IST0130/IST0131 for one VirtualService (other kinds give none)."""
     if (resource.group, resource.kind) != ("networking.istio.io", "VirtualService"):
         return []

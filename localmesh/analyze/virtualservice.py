@@ -18,8 +18,8 @@ from localmesh.analyze.hosts import (
     service_name_of,
     to_fqdn,
 )
-from localmesh.analyze.messages import go_list, go_quote, message
-from localmesh.fields import as_dict, as_list
+from localmesh.analyze.messages import Message, go_list, go_quote, message
+from localmesh.fields import FieldPath, as_dict, as_list
 
 MESH_GATEWAY = "mesh"
 # Gateways Istio generates for a Kubernetes Gateway carry this between tildes in their name.
@@ -34,7 +34,7 @@ class Destination:
     """A route or mirror destination with the place it was written."""
 
     mirror: bool
-    path: tuple  # field path of the destination object
+    path: FieldPath  # of the destination object
     fields: dict
 
     @property
@@ -46,11 +46,11 @@ class Destination:
         return str(self.fields.get("subset") or "")
 
     @property
-    def host_path(self) -> tuple:
+    def host_path(self) -> FieldPath:
         return (*self.path, "host")
 
 
-def route_destinations(spec: dict) -> Iterator:
+def route_destinations(spec: dict) -> Iterator[Destination]:
     """Route destinations of tcp, tls and http rules, in that order (as istioctl lists them)."""
     for kind in ("tcp", "tls", "http"):
         for r_index, rule in enumerate(as_list(spec.get(kind))):
@@ -60,7 +60,7 @@ def route_destinations(spec: dict) -> Iterator:
                 yield Destination(False, path, destination)
 
 
-def mirror_destinations(spec: dict) -> Iterator:
+def mirror_destinations(spec: dict) -> Iterator[Destination]:
     """http[].mirror and http[].mirrors[].destination."""
     for r_index, rule in enumerate(as_list(spec.get("http"))):
         rule = as_dict(rule)
@@ -84,7 +84,7 @@ def _gateways(vs: Object) -> list:
     return [str(g) for g in as_list(vs.spec.get("gateways"))]
 
 
-def check_virtual_services(cluster: Cluster, registry: ServiceRegistry) -> list:
+def check_virtual_services(cluster: Cluster, registry: ServiceRegistry) -> list[Message]:
     virtual_services = cluster.of("networking.istio.io", "VirtualService")
     found: list = []
     subset_destinations = _subset_destinations(virtual_services)

@@ -33,7 +33,7 @@ def build_bootstrap(topology: Topology, config_dir: str) -> dict:
     }
 
 
-def discovery_response(resources: list, type_url: str) -> dict:
+def discovery_response(resources: list[dict], type_url: str) -> dict:
     """A DiscoveryResponse as the files hold it: the typed resources, versioned by their content."""
     typed = [{"@type": type_url, **resource} for resource in resources]
     # Same content, same version: rewriting an unchanged file changes nothing in Envoy.
@@ -41,7 +41,7 @@ def discovery_response(resources: list, type_url: str) -> dict:
     return {"version_info": digest, "resources": typed}
 
 
-def discovery_files(resources: EnvoyResources, config_dir: Optional[str] = None) -> dict:
+def discovery_files(resources: EnvoyResources, config_dir: Optional[str] = None) -> dict[str, dict]:
     """{file name: DiscoveryResponse}: lds.json, cds.json and rds_*.json for each route config.
 
     Listeners built without a config_dir (routes inline) are switched to RDS files in config_dir

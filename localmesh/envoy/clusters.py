@@ -19,7 +19,7 @@ HEALTH_INTERVAL = 1.0
 HEALTH_TIMEOUT = 1.0
 
 
-def service_endpoints(service: Service, topology: Topology) -> list:
+def service_endpoints(service: Service, topology: Topology) -> list[Endpoint]:
     """Endpoints the Service's selector matches, in its namespace (none for an empty selector)."""
     if not service.selector:
         return []
@@ -88,7 +88,7 @@ def _cluster(
     service: Service,
     port: ServicePort,
     subset: Optional[str],
-    endpoints: list,
+    endpoints: list[Endpoint],
     rule: Optional[DestinationRule],
     suffix: str,
     warnings: Warnings,

@@ -30,7 +30,7 @@ def eds_file_name(cluster_name: str) -> str:
     return f"eds_{readable}_{digest}.json"
 
 
-def cluster_load_assignment(cluster_name: str, lb_endpoints: list) -> dict:
+def cluster_load_assignment(cluster_name: str, lb_endpoints: list[dict]) -> dict:
     """The ClusterLoadAssignment for cluster_name with these LbEndpoint dicts (one locality)."""
     assignment: dict = {"cluster_name": cluster_name, "endpoints": []}
     if lb_endpoints:
@@ -48,7 +48,7 @@ def _eds_cluster(cluster: dict, config_dir: str) -> dict:
     return converted
 
 
-def eds_resources(clusters: list, config_dir: str) -> tuple:
+def eds_resources(clusters: list[dict], config_dir: str) -> tuple[list[dict], dict[str, dict]]:
     """(clusters, EDS files): every Service cluster (outbound|...) becomes an EDS cluster whose
     hosts come from an eds_*.json file holding its load_assignment; other clusters (the trace
     agent's) are returned as they are. Built from clusters whose endpoints are the ready pods.

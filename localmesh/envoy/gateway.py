@@ -49,7 +49,7 @@ def _subset_of(name: str, other: str) -> bool:
     return name == other
 
 
-def intersect_hosts(server_hosts: list, vs_hosts: list) -> list:
+def intersect_hosts(server_hosts: list[str], vs_hosts: list[str]) -> list[str]:
     """host.Names.Intersection: for every matching pair, the more specific name, once."""
     result: list = []
     for server_host in server_hosts:
@@ -64,7 +64,7 @@ def intersect_hosts(server_hosts: list, vs_hosts: list) -> list:
     return result
 
 
-def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) -> list:
+def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) -> list[str]:
     """host.NamesForNamespace: the server's hosts a VirtualService in namespace may use."""
     hosts = []
     for written in server.hosts:
@@ -112,7 +112,7 @@ def _served_port(gateways: list, warnings: Warnings) -> Optional[int]:
     return ports[0] if ports else None
 
 
-def sort_catch_all_last(routes: list) -> list:
+def sort_catch_all_last(routes: list[dict]) -> list[dict]:
     """istiod's SortVHostRoutes: catch-all routes after all others, order kept otherwise."""
     last = [r for r in routes if is_catch_all(r["match"])]
     return [r for r in routes if not is_catch_all(r["match"])] + last

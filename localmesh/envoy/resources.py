@@ -33,10 +33,10 @@ MAX_DIRECT_RESPONSE_BODY = 1024 * 1024  # istiod's limit, which its webhook also
 
 @dataclass
 class EnvoyResources:
-    listeners: list = field(default_factory=list)
-    clusters: list = field(default_factory=list)
-    route_configs: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)  # lines, each naming resource, field and file:line
+    listeners: list[dict] = field(default_factory=list)
+    clusters: list[dict] = field(default_factory=list)
+    route_configs: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # lines, each naming resource, field and file:line
     config_dir: Optional[str] = None  # set: listeners read routes by RDS from files there
 
 
@@ -59,7 +59,7 @@ def route_source(route_config: dict, config_dir: Optional[str]) -> dict:
     return {"rds": {"route_config_name": name, "config_source": file_source(config_dir, rds_file_name(name))}}
 
 
-def route_configuration(name: str, virtual_hosts: list) -> dict:
+def route_configuration(name: str, virtual_hosts: list[dict]) -> dict:
     """As istiod's: routes may name a cluster that does not exist (an unknown subset: 503 NC),
     the Host header's port plays no part in picking a virtual host, and a direct response body
     may be up to 1 MiB."""

@@ -72,7 +72,7 @@ class RouteContext:
     clusters: Optional[ClusterPlan] = None  # cluster names for that namespace; None: Istio's names
     # (namespace, labels) of each proxy the routes serve, for sourceLabels and sourceNamespace:
     # the gateway's, or a Service's client pods. Empty: no proxy known.
-    proxies: tuple = ()
+    proxies: tuple[tuple[str, dict[str, str]], ...] = ()
 
     def cluster(self, port: int, subset: Optional[str], fqdn: str) -> str:
         if self.clusters is None:
@@ -99,7 +99,7 @@ def _timeouts(seconds: Optional[float]) -> dict:
     return {"timeout": timeout, "max_stream_duration": {"grpc_timeout_header_max": timeout}}
 
 
-def service_default_routes(mesh: Mesh, service: Service, context: RouteContext) -> list:
+def service_default_routes(mesh: Mesh, service: Service, context: RouteContext) -> list[dict]:
     """No VirtualService (or none with a route for this port): one route to the whole Service,
     with the DestinationRule's consistent hash if it has one (istiod's default outbound route)."""
     port = context.port
@@ -248,7 +248,9 @@ def _is_internal(name: str) -> bool:
     return name.startswith(":") or name.lower() == "host"
 
 
-def header_operations(headers: Headers, resource: Resource, warnings: Warnings) -> tuple:
+def header_operations(
+    headers: Headers, resource: Resource, warnings: Warnings
+) -> tuple[dict, Optional[str]]:
     """(Envoy header fields, authority or None) for Istio's `headers`: `set` overwrites, `add`
     appends, Host/:authority in set (or add) become a host rewrite, as istiod's
     TranslateHeadersOperations."""

@@ -34,7 +34,7 @@ from localmesh.model import (
 from localmesh.topology import Topology
 
 
-def client_pods(mesh: Mesh, service: Service, topology: Topology) -> tuple:
+def client_pods(mesh: Mesh, service: Service, topology: Topology) -> tuple[tuple[str, dict[str, str]], ...]:
     """(namespace, labels) of the pods that may call service: every pod (running, or a
     Deployment's template) it does not select, each distinct pair once."""
     found: dict = {}
@@ -47,7 +47,7 @@ def client_pods(mesh: Mesh, service: Service, topology: Topology) -> tuple:
     return tuple(found.values())
 
 
-def client_namespaces(mesh: Mesh, service: Service, topology: Topology) -> list:
+def client_namespaces(mesh: Mesh, service: Service, topology: Topology) -> list[str]:
     """Namespaces of the pods that may call service, sorted; the Service's own namespace when
     there is no such pod."""
     return sorted({namespace for namespace, _ in client_pods(mesh, service, topology)}) or [service.namespace]

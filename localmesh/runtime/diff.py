@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from localmesh.loader import ResourceKey
 
-def resource_changes(before: Mapping, after: Mapping) -> list:
+
+def resource_changes(before: Mapping[ResourceKey, dict], after: Mapping[ResourceKey, dict]) -> list[str]:
     """kubectl-style lines for resources keyed (kind, namespace, name) -> body."""
     lines = []
     for key, body in after.items():

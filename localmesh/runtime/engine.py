@@ -24,7 +24,7 @@ from typing import Optional, TextIO
 
 from localmesh.envoy import EnvoyResources, build_bootstrap, build_resources, discovery_files
 from localmesh.envoy.endpoints import eds_resources
-from localmesh.loader import Resource, latest_by_key
+from localmesh.loader import Resource, ResourceKey, latest_by_key
 from localmesh.model import Mesh, Probe, build_mesh
 from localmesh.runtime.diff import resource_changes
 from localmesh.runtime.envoybin import find_envoy
@@ -76,15 +76,15 @@ class Runtime:
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
         self.lock = threading.RLock()
-        self.resources: dict = {}  # (kind, namespace, name) -> Resource, in apply order
+        self.resources: dict[ResourceKey, Resource] = {}  # in creation order
         self.mesh = Mesh()
-        self.listener_ports: dict = {}
-        self.pods: dict = {}  # name -> PodSpec, every pod running (ready or not)
-        self._leaving: set = set()  # pods taken out of the endpoint sets, about to stop
+        self.listener_ports: dict[tuple[str, int], int] = {}  # (service fqdn, port) -> listener port
+        self.pods: dict[str, PodSpec] = {}  # by name: every pod running (ready or not)
+        self._leaving: set[str] = set()  # pods taken out of the endpoint sets, about to stop
         self._pods_lock = threading.RLock()
         self._eds_lock = threading.Lock()
         self._eds_meshes: list = []  # (mesh, listener ports) whose clusters need endpoint files
-        self.warnings: list = []
+        self.warnings: list[str] = []
         self.supervisor = Supervisor(config.state_dir / "logs", echo=config.echo,
                                      on_ready_change=self._on_ready_change, on_group=config.on_group,
                                      before_kill=self._before_kill)
@@ -94,7 +94,7 @@ class Runtime:
 
     # ---- commands -------------------------------------------------------------------
 
-    def start(self, resources: Iterable[Resource]) -> list:
+    def start(self, resources: Iterable[Resource]) -> list[str]:
         """Bring up the first set; on any failure everything started is stopped again."""
         with self.lock:
             try:
@@ -104,7 +104,7 @@ class Runtime:
                 self.shutdown()
                 raise
 
-    def apply(self, resources: Iterable[Resource]) -> list:
+    def apply(self, resources: Iterable[Resource]) -> list[str]:
         with self.lock:
             incoming = latest_by_key(resources)
             changes = resource_changes(
@@ -112,7 +112,7 @@ class Runtime:
             )
             return changes + self._reconcile(latest_by_key([*self.resources.values(), *incoming.values()]))
 
-    def delete(self, resources: Iterable[Resource]) -> tuple:
+    def delete(self, resources: Iterable[Resource]) -> tuple[list[str], bool]:
         """(lines, all found): resources not running are reported 'not found', like kubectl."""
         with self.lock:
             remaining = dict(self.resources)
@@ -125,7 +125,7 @@ class Runtime:
                     lines.append(f"{key[0].lower()}/{key[2]} deleted")
             return lines + self._reconcile(remaining), found_all
 
-    def candidate_set(self, resources: Iterable[Resource], deleting: bool = False) -> list:
+    def candidate_set(self, resources: Iterable[Resource], deleting: bool = False) -> list[Resource]:
         """The resource list an apply (or delete) of resources would leave, for the analyzer."""
         with self.lock:
             if deleting:

@@ -59,7 +59,7 @@ class EnvoyControl:
 
     # ---- files ----------------------------------------------------------------------
 
-    def write(self, files: Mapping, only: Optional[set] = None) -> dict:
+    def write(self, files: Mapping[str, dict], only: Optional[set[str]] = None) -> dict[str, str]:
         """Write the discovery files (of the kinds in only) that changed; name -> version written."""
         with self._lock:
             return self._write(files, only)
@@ -84,7 +84,7 @@ class EnvoyControl:
         write_atomic(path, json.dumps(bootstrap, indent=1))
         return path
 
-    def remove_stale(self, keep: set) -> None:
+    def remove_stale(self, keep: set[str]) -> None:
         """Delete route and endpoint files nothing names any more (after listeners and clusters
         changed)."""
         with self._lock:
@@ -100,7 +100,7 @@ class EnvoyControl:
         with urllib.request.urlopen(self.admin + path, timeout=timeout) as response:
             return response.read().decode("utf-8", "replace")
 
-    def accepted_versions(self) -> dict:
+    def accepted_versions(self) -> dict[str, str]:
         """{'lds': version, 'cds': version, 'rds:<route name>': version} Envoy has applied."""
         dump = json.loads(self.get("/config_dump"))
         versions: dict = {}
@@ -117,13 +117,13 @@ class EnvoyControl:
                     versions[f"rds:{name}"] = route.get("version_info", "")
         return versions
 
-    def cluster_policies(self) -> dict:
+    def cluster_policies(self) -> dict[str, str]:
         """{cluster name: load balancer} as Envoy has each active cluster (ROUND_ROBIN, ...)."""
         dump = json.loads(self.get("/config_dump?resource=dynamic_active_clusters"))
         return {entry["cluster"]["name"]: load_balancer(entry["cluster"])
                 for entry in dump.get("configs", []) if "cluster" in entry}
 
-    def accepted_endpoints(self) -> dict:
+    def accepted_endpoints(self) -> dict[str, list[str]]:
         """{cluster name: sorted 'host:port' list} of the EDS clusters Envoy has now.
 
         Envoy's dump gives no version for file-based EDS, so what it holds is compared."""
@@ -136,7 +136,9 @@ class EnvoyControl:
                     found[assignment.get("cluster_name", "")] = _addresses(assignment)
         return found
 
-    def wait_applied(self, written: Mapping, files: Mapping, timeout: float = 20.0) -> None:
+    def wait_applied(
+        self, written: Mapping[str, str], files: Mapping[str, dict], timeout: float = 20.0
+    ) -> None:
         """Wait until Envoy reports every written file's version (clusters warmed too)."""
         wanted: dict = {}
         endpoints: dict = {}
@@ -174,7 +176,7 @@ class EnvoyControl:
             + f" within {timeout:g}s (rejected? see {self.admin}/config_dump and the [envoy] log)"
         )
 
-    def bound_ports(self) -> set:
+    def bound_ports(self) -> set[int]:
         """Ports of the listeners Envoy has actually bound."""
         data = json.loads(self.get("/listeners?format=json"))
         ports = set()

@@ -36,9 +36,9 @@ class PodTemplate:
     deployment: str
     namespace: str
     labels: Mapping[str, str]
-    command: tuple
+    command: tuple[str, ...]
     cwd: str
-    env: tuple  # EnvVar objects, still unresolved (fieldRefs depend on the pod)
+    env: tuple[EnvVar, ...]  # still unresolved (fieldRefs depend on the pod)
     readiness: Optional[Probe]
     liveness: Optional[Probe]
     grace_seconds: float
@@ -236,7 +236,7 @@ def expand_vars(value: str, env: Mapping[str, str]) -> str:
     return _VAR_REF.sub(replace, value)
 
 
-def resolve_env(template: PodTemplate, pod_name: str, addresses: ServiceAddressBook) -> dict:
+def resolve_env(template: PodTemplate, pod_name: str, addresses: ServiceAddressBook) -> dict[str, str]:
     """The manifest's env for one pod, in order, with every reference resolved."""
     env: dict = {}
     for var in template.env:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Optional
 
 from localmesh.model import Mesh
-from localmesh.topology import plan_service_ports
+from localmesh.topology import ServicePortKey, plan_service_ports
 
 
 class PortInUse(Exception):
@@ -24,10 +24,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def plan_listener_ports(
     mesh: Mesh,
-    previous: Optional[Mapping] = None,
+    previous: Optional[Mapping[ServicePortKey, int]] = None,
     pick_free: Optional[Callable[[], int]] = None,
-    reserved: tuple = (),
-) -> dict:
+    reserved: tuple[int, ...] = (),
+) -> dict[ServicePortKey, int]:
     """(service fqdn, port) -> listener port.
 
     A Service port keeps the listener it had (an apply never moves a running listener);
@@ -50,7 +50,9 @@ def plan_listener_ports(
     return plan
 
 
-def describe_port_needs(listener_ports: Mapping, gateway_port: Optional[int], admin_port: int) -> dict:
+def describe_port_needs(
+    listener_ports: Mapping[ServicePortKey, int], gateway_port: Optional[int], admin_port: int
+) -> dict[int, str]:
     """port -> what wants it, for the 'already in use' message."""
     needs: dict = {}
     for (fqdn, service_port), local in sorted(listener_ports.items(), key=lambda item: item[1]):
@@ -61,7 +63,7 @@ def describe_port_needs(listener_ports: Mapping, gateway_port: Optional[int], ad
     return needs
 
 
-def check_ports_free(needs: Mapping, host: str = "127.0.0.1") -> None:
+def check_ports_free(needs: Mapping[int, str], host: str = "127.0.0.1") -> None:
     """Raise PortInUse for the first port in needs that cannot be bound on host."""
     for port, what in needs.items():
         with socket.socket() as sock:

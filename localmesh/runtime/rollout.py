@@ -38,8 +38,8 @@ class PodState:
 
 @dataclass
 class Step:
-    start: list = field(default_factory=list)  # indexes of new pods to start
-    stop: list = field(default_factory=list)  # names of pods to stop
+    start: list[int] = field(default_factory=list)  # indexes of new pods to start
+    stop: list[str] = field(default_factory=list)  # names of pods to stop
 
     @property
     def empty(self) -> bool:
@@ -55,7 +55,7 @@ def _scaled(value: Union[int, str], replicas: int, round_up: bool) -> int:
     return math.ceil(exact) if round_up else math.floor(exact)
 
 
-def fenceposts(strategy: Strategy, replicas: int) -> tuple:
+def fenceposts(strategy: Strategy, replicas: int) -> tuple[int, int]:
     """(max surge, max unavailable) in pods: surge rounds up, unavailable down; if both come
     to 0, one pod may be unavailable (the Deployment controller's ResolveFenceposts)."""
     surge = _scaled(strategy.max_surge, replicas, True)

@@ -83,7 +83,7 @@ def rules_text(vs: VirtualService, own_host: str) -> str:
     return "; ".join(rules) if rules else "(no http rules)"
 
 
-def describe_routes(mesh: Mesh, load_balancers: Optional[Mapping] = None) -> list:
+def describe_routes(mesh: Mesh, load_balancers: Optional[Mapping[str, str]] = None) -> list[str]:
     """One line per Service (mesh routing) and per Gateway-bound VirtualService.
 
     load_balancers: cluster name -> the load balancer Envoy uses for it (from its admin API);

@@ -50,7 +50,7 @@ class ProbeSpec:
 @dataclass
 class ProcessSpec:
     name: str
-    command: tuple
+    command: tuple[str, ...]
     cwd: str
     env: Mapping[str, str]
     grace_seconds: float = 30.0
@@ -155,7 +155,7 @@ class Supervisor:
                 threading.Thread(target=self._probe_worker, args=(managed, kind, probe),
                                  name=f"{kind}:{spec.name}", daemon=True).start()
 
-    def names(self) -> list:
+    def names(self) -> list[str]:
         with self._lock:
             return list(self._processes)
 
@@ -164,11 +164,11 @@ class Supervisor:
             managed = self._processes.get(name)
             return bool(managed and managed.ready)
 
-    def ready_names(self) -> set:
+    def ready_names(self) -> set[str]:
         with self._lock:
             return {name for name, managed in self._processes.items() if managed.ready}
 
-    def wait_ready(self, names: list, timeout: float) -> list:
+    def wait_ready(self, names: list[str], timeout: float) -> list[str]:
         """Wait until every named process is ready; the names still not ready at timeout."""
         deadline = time.monotonic() + timeout
         while True:
@@ -177,13 +177,13 @@ class Supervisor:
                 return waiting
             time.sleep(TICK / 4)
 
-    def wait_change(self, ready: set, timeout: float) -> None:
+    def wait_change(self, ready: set[str], timeout: float) -> None:
         """Wait until the set of ready processes differs from ready (or timeout)."""
         deadline = time.monotonic() + timeout
         while self.ready_names() == ready and time.monotonic() < deadline:
             time.sleep(TICK / 4)
 
-    def stop(self, names: list, grace: Optional[float] = None) -> None:
+    def stop(self, names: list[str], grace: Optional[float] = None) -> None:
         """SIGTERM each named process group at once; SIGKILL what is left after its grace."""
         with self._lock:
             targets = [self._processes[n] for n in names if n in self._processes]
@@ -223,7 +223,7 @@ class Supervisor:
         self._stop.set()
         self.stop(self.names(), grace)
 
-    def snapshot(self) -> list:
+    def snapshot(self) -> list[dict]:
         """Status rows: name, pid, ready, state, restarts, last exit code and the spec's info."""
         with self._lock:
             rows = []

@@ -23,7 +23,7 @@ def _stat_fields(pid: str) -> list:
     return (PROC / pid / "stat").read_text().rsplit(")", 1)[1].split()
 
 
-def group_members(pgids: Iterable[int]) -> dict:
+def group_members(pgids: Iterable[int]) -> dict[int, list[int]]:
     """pgid -> pids of the live processes in that group."""
     wanted = set(pgids)
     members: dict = {pgid: [] for pgid in wanted}
@@ -64,7 +64,7 @@ def _group_cpu(members: dict) -> dict:
     return totals
 
 
-def group_usage(pgids: Iterable[int], window: float = WINDOW_SECONDS) -> dict:
+def group_usage(pgids: Iterable[int], window: float = WINDOW_SECONDS) -> dict[int, dict]:
     """pgid -> {"cpu_percent": % of one core over window, "memory_bytes": PSS summed}.
 
     A process that starts or ends within the window counts for the part it was seen."""

@@ -36,7 +36,7 @@ def agent_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def fetch_traces(url: str, timeout: float = 10.0) -> list:
+def fetch_traces(url: str, timeout: float = 10.0) -> list[list[dict]]:
     """Every trace a ddapm-test-agent at url holds: a list of traces, each a list of span dicts."""
     url = check_agent_url(url)
     try:

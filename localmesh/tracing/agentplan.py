@@ -40,7 +40,7 @@ class TraceAgentPlan:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def pod_env(self) -> dict:
+    def pod_env(self) -> dict[str, str]:
         """Added to every pod's environment (after its manifest's)."""
         if self.mode == "off":
             return {"DD_TRACE_ENABLED": "false"}
@@ -109,7 +109,7 @@ def plan_trace_agent(value: str, answers: Callable[[str, int], bool] = agent_ans
     return TraceAgentPlan("start", "127.0.0.1", port)
 
 
-def test_agent_command(venv_bin: Path, plan: TraceAgentPlan, free_port: Callable[[], int]) -> tuple:
+def test_agent_command(venv_bin: Path, plan: TraceAgentPlan, free_port: Callable[[], int]) -> tuple[str, ...]:
     """ddapm-test-agent on the plan's address, loopback only; its OTLP ports on free ones."""
     return (
         str(venv_bin / "ddapm-test-agent"), "--host", plan.host, "--port", str(plan.port),

@@ -53,7 +53,7 @@ def is_http(span: dict) -> bool:
     return "http.url" in meta or "http.method" in meta
 
 
-def service_stats(traces: Iterable[list]) -> list:
+def service_stats(traces: Iterable[list[dict]]) -> list[ServiceStats]:
     """Per (service, version): span count, entry-span count and their p50/p99 duration in ms."""
     spans_per: dict = {}
     durations: dict = {}
@@ -78,7 +78,7 @@ def _is_hop(span: dict, spans_by_id: dict) -> bool:
     return is_entry(span, spans_by_id) or kind == "client"
 
 
-def example_trace(traces: Sequence[list]) -> Optional[list]:
+def example_trace(traces: Sequence[list[dict]]) -> Optional[list[dict]]:
     """The most recent trace that crosses the most services (a full page view, if there is one)."""
     best: Optional[list] = None
     best_key: tuple = ()
@@ -91,7 +91,7 @@ def example_trace(traces: Sequence[list]) -> Optional[list]:
     return best
 
 
-def trace_tree(trace: list, every_span: bool = False) -> list:
+def trace_tree(trace: list[dict], every_span: bool = False) -> list[str]:
     """Indented lines: service, resource, version, duration; children by start time.
 
     Unless every_span, only hops are shown (framework internals such as template rendering are
@@ -124,7 +124,7 @@ def trace_tree(trace: list, every_span: bool = False) -> list:
     return lines
 
 
-def version_split(stats: Sequence[ServiceStats]) -> list:
+def version_split(stats: Sequence[ServiceStats]) -> list[str]:
     """One line per service answering in several versions: its share of requests per version."""
     lines = []
     for service in sorted({s.service for s in stats}):
