@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
@@ -119,6 +120,18 @@ class MeshUp:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.1) -> object:
+    """predicate()'s first true value, looked for every poll seconds; AssertionError naming what
+    after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def get(url: str, headers: Optional[dict] = None, timeout: float = 10.0) -> tuple:

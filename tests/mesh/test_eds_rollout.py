@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from localmesh.runtime.control import call
-from mesh.meshkit import MeshUp, Stream
+from mesh.meshkit import MeshUp, Stream, wait_for
 
 pytestmark = pytest.mark.envoy
 
@@ -77,15 +77,6 @@ class Census:
         self._thread.join(30)
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
 
 def test_restart_and_rollout_keep_the_cluster_and_lose_no_request(tmp_path):
     mesh = MeshUp(tmp_path, [FLIPPER], extra_args=("--services-dir", str(FIXTURE_SERVICES))).wait_ready()
@@ -102,7 +93,7 @@ def test_restart_and_rollout_keep_the_cluster_and_lose_no_request(tmp_path):
             victim = _flipper_rows(mesh)[0]
             flip = f"http://127.0.0.1:{victim['port']}/set?path=/healthz&status=500"
             urllib.request.urlopen(urllib.request.Request(flip, method="POST"), timeout=5).close()
-            _wait(lambda: any(r["name"] == victim["name"] and r["restarts"] == 1 and r["ready"]
+            wait_for(lambda: any(r["name"] == victim["name"] and r["restarts"] == 1 and r["ready"]
                               and r["pid"] != victim["pid"] for r in _flipper_rows(mesh)),
                   60, "the pod to restart and be ready")
             # A rollout: the changed template replaces the pods one at a time.

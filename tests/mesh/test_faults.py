@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from testkit.processes import free_port
@@ -27,6 +26,7 @@ from mesh.meshkit import (
     page_versions,
     processes_mentioning,
     product_slug,
+    wait_for,
 )
 
 pytestmark = pytest.mark.envoy
@@ -37,15 +37,6 @@ MAKE_RUN = CANARY
 def _no_5xx(url: str, status: int, body: str) -> str:
     return "ok" if status < 500 else f"{status}"
 
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _row(mesh, name: str) -> dict:
@@ -59,9 +50,9 @@ def test_a_killed_ads_pod_costs_no_5xx_and_comes_back(mesh_up):
     v2 = next(r for r in mesh.status()["workloads"] if r.get("deployment") == "advertisements-v2")
     with Stream([(home, {}), (product, {})], outcome=_no_5xx) as stream:
         os.killpg(v2["pid"], signal.SIGKILL)  # the container dies: master and workers at once
-        _wait(lambda: (lambda r: r["restarts"] == 1 and r["ready"] and r["pid"] != v2["pid"])(
+        wait_for(lambda: (lambda r: r["restarts"] == 1 and r["ready"] and r["pid"] != v2["pid"])(
             _row(mesh, v2["name"])), 60, "the killed pod to restart and be ready")
-        _wait(lambda: "2.0" in page_versions(product, 20), 30, "2.0 banners on product pages again")
+        wait_for(lambda: "2.0" in page_versions(product, 20), 30, "2.0 banners on product pages again")
     assert stream.outcomes["ok"] > 100, stream.outcomes
     assert not stream.failures, f"{stream.outcomes}: {stream.failures[:10]}"
 
@@ -78,7 +69,7 @@ def test_a_killed_up_takes_every_process_with_it_and_up_starts_again(tmp_path):
         assert len(started) > len(groups)  # gunicorn workers with their masters
         os.kill(mesh.process.pid, signal.SIGKILL)
         mesh.process.wait(10)
-        _wait(lambda: not descendants_alive(started, groups), 15, "every process of the killed up to exit")
+        wait_for(lambda: not descendants_alive(started, groups), 15, "every process of the killed up to exit")
         assert processes_mentioning(str(mesh.state)) == []
         # What `make run` does next: the same state dir, gateway and admin ports.
         restarted = MeshUp(tmp_path, MAKE_RUN, extra_args=("--trace-agent", agent),
@@ -105,6 +96,6 @@ def test_a_killed_envoy_is_restarted_and_the_shop_serves_again(mesh_up):
             return False
         return status == 200 and banner_version(body) == "1.0"
 
-    _wait(serving, 20, "the shop to serve through the restarted Envoy")
+    wait_for(serving, 20, "the shop to serve through the restarted Envoy")
     row = _row(mesh, "envoy")
     assert row["restarts"] == 1 and row["pid"] != envoy["pid"] and row["ready"]

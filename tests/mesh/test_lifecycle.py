@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from mesh.meshkit import (
     descendants_alive,
     get,
     processes_mentioning,
+    wait_for,
 )
 
 pytestmark = pytest.mark.envoy
@@ -28,15 +28,6 @@ HERE = Path(__file__).parent
 STUBBORN = HERE / "manifests" / "stubborn.yaml"
 FIXTURE_SERVICES = HERE / "fixtures" / "services"
 
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_sigterm_stops_everything_even_a_process_that_ignores_sigterm(tmp_path):
@@ -68,14 +59,14 @@ def test_a_killed_workload_comes_back(mesh_up):
         row = next(r for r in mesh.status()["workloads"] if r["name"] == ads["name"])
         return row if row["restarts"] >= 1 and row["ready"] and row["pid"] != ads["pid"] else None
 
-    row = _wait(restarted, 60, "the killed pod to restart and be ready")
+    row = wait_for(restarted, 60, "the killed pod to restart and be ready")
     assert row["restarts"] == 1
     assert os.getpgid(row["pid"]) == row["pid"]
     # Traffic finds it again through the same listener.
     def served():
         status, body = get(mesh.gateway + "/")
         return status == 200 and banner_version(body) == "1.0"
-    _wait(served, 30, "a page with a 1.0 banner after the restart")
+    wait_for(served, 30, "a page with a 1.0 banner after the restart")
 
 
 def test_a_port_in_use_is_one_clear_error_and_nothing_runs(tmp_path):

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ from testkit.processes import free_port
 from localmesh.loader import load_text
 from localmesh.model import Probe, build_mesh
 from localmesh.runtime.supervisor import ProbeSpec, ProcessSpec, Supervisor
+from mesh import meshkit
+
+# Probes come every second or so: look often, so that a test acts between two of them.
+wait_for = partial(meshkit.wait_for, poll=0.02)
 
 FLIPPER = Path(__file__).parent / "fixtures" / "services" / "flipper"
 
@@ -60,15 +65,6 @@ class Flipper:
     def row(self) -> dict:
         return next(r for r in self.supervisor.snapshot() if r["name"] == self.name)
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
