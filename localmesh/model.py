@@ -345,6 +345,9 @@ class Fault:
     """Istio's fault injection with its defaults: no `percentage` (nor the deprecated integer
     `delay.percent`) means 0 %, nothing is injected."""
 
+    # Optional fields then path and unknown_fields, the shape of ConsistentHash and of every
+    # message type here: alike on purpose, each mirrors one Istio message.
+
     delay_seconds: Optional[float] = None
     delay_percent: float = 0.0
     abort_status: Optional[int] = None
@@ -456,6 +459,8 @@ class VirtualService:
 @dataclass
 class ConsistentHash:
     """DestinationRule loadBalancer.consistentHash: the hash key and the hashing algorithm."""
+
+    # Shaped like Fault and the other message types here on purpose: one Istio message each.
 
     header: Optional[str] = None
     cookie: Optional[dict] = None  # {"name", "path", "ttl" (seconds or None), "attributes"}

@@ -14,6 +14,7 @@ _LEVELS = {"error": ERROR, "warning": WARNING, "info": INFO}
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add `analyze`; its handler returns 1 when a message reaches --fail-on, else 0."""
+    # Shaped like render's register() in envoy/cli.py on purpose: argparse declarations, no logic.
     parser = subcommands.add_parser(
         "analyze",
         help="check manifests offline like kubectl apply (strict schema) and istioctl analyze",

@@ -27,6 +27,7 @@ class Code:
 
 # Istio's own codes keep their number, level and wording (pkg/config/analysis/msg/messages.yaml,
 # Istio 1.29); LM codes are this project's rules. codes_table() makes the README's table from it.
+# A table: its entries repeat one shape on purpose, one Code each.
 CODES = {
     c.code: c
     for c in (

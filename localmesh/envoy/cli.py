@@ -19,6 +19,7 @@ from localmesh.tracing.agentplan import add_trace_agent_option, rendered_tracing
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add `render`; its handler returns the exit status."""
+    # Shaped like analyze's register() in analyze/cli.py on purpose: argparse declarations, no logic.
     parser = subcommands.add_parser(
         "render",
         help="print the Envoy configuration for a set of manifests",

@@ -365,13 +365,8 @@ class Runtime:
     def _process_spec(self, pod: PodSpec) -> ProcessSpec:
         base = f"http://{self.config.listen_host}:{pod.port}"
         return ProcessSpec(
-            name=pod.name,
-            command=pod.command,
-            cwd=pod.cwd,
-            env=pod.env,
-            grace_seconds=pod.grace_seconds,
-            readiness=_probe_spec(base, pod.readiness),
-            liveness=_probe_spec(base, pod.liveness),
+            name=pod.name, command=pod.command, cwd=pod.cwd, env=pod.env, grace_seconds=pod.grace_seconds,
+            readiness=_probe_spec(base, pod.readiness), liveness=_probe_spec(base, pod.liveness),
             info={
                 "kind": "pod",
                 "deployment": pod.deployment,
