@@ -363,6 +363,8 @@ def test_conflicting_mesh_virtual_services():
     assert len(texts(docs(vs(spec), local), "IST0109")) == 2
 
 
+# Manifests are written out whole here and in the Envoy builders' and runtime's tests, so that each
+# test reads on its own: the lines they repeat are repeated on purpose.
 def test_port_selector_required():
     multi = """
         apiVersion: v1

@@ -20,6 +20,8 @@ CALLS = requests_for_one_host_by_chance(len(PODS))
 QUERY_PATH = "/?some-query-param=bar"
 HEADERS = {"x-some-header": "baz"}
 
+# Manifests are written out whole here and in test_routing_virtual_service.py, as routing.go writes
+# each case, so that each test reads on its own: the lines they repeat are repeated on purpose.
 DESTINATION_RULE = """
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -24,6 +24,9 @@ def fqdn(name: str) -> str:
     return f"{name}.{NAMESPACE}.svc.cluster.local"
 
 
+# Manifests are written out whole here and in test_routing_virtual_service.py and
+# tests/envoy/test_visibility_envoy.py, so that each test reads on its own: the lines they repeat are
+# repeated on purpose.
 def gateway(hosts: str, extra: str = "") -> str:
     """routing.go's gatewayTmpl for an HTTP server on port 80."""
     return f"""

@@ -149,6 +149,9 @@ spec:
 # Enough requests that a 50/50 split reaches both destinations but by a FALSE_ALARM chance.
 BOTH_HALVES = requests_for_one_host_by_chance(2)
 
+# Each case's manifests are written out whole, as routing.go writes them, so that a case reads on
+# its own and next to its source: cases repeat each other's lines on purpose (and those of
+# test_routing_gateway.py, test_routing_consistent_hash.py and tests/envoy/test_istio_defaults.py).
 CASES = [
     Case("added header", "added-header", HEADER_ROUTE + """
     headers:

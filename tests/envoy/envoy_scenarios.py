@@ -50,6 +50,7 @@ def to(host: str, subset: str) -> str:
     - destination: {{host: {host}, subset: {subset}}}"""
 
 
+# A table of scenarios: its entries repeat one shape on purpose.
 CASES = {
     # Rule order: the first matching rule wins, even over a more specific later one.
     "order": """

@@ -13,6 +13,9 @@ from localmesh.topology import Endpoint, Topology, TracingConfig
 
 FQDN = "ads.t.svc.cluster.local"
 
+# Manifests are written out whole here and in test_dynamic.py, test_istio_semantics.py,
+# test_visibility.py and the analyzer's and runtime's tests, so that each test reads on its own: the
+# lines they repeat are repeated on purpose.
 BASE = """
 apiVersion: v1
 kind: Service

@@ -11,6 +11,9 @@ from test_builders import BASE, FQDN, RULE, build, clusters_by_name, routes_of, 
 from localmesh.envoy.names import PREVIOUS_HOSTS_TYPE, cluster_name, percent
 from localmesh.envoy.routes import DEFAULT_RETRY_ON
 
+# Manifests are written out whole here and in test_builders.py, test_dynamic.py and
+# test_visibility.py, so that each test reads on its own: the lines they repeat are repeated on
+# purpose.
 TWO_RULES = """
 ---
 apiVersion: networking.istio.io/v1

@@ -18,6 +18,9 @@ from localmesh.model import build_mesh, service_visible
 from localmesh.topology import Endpoint, Topology
 
 
+# Manifests are written out whole here and in test_builders.py, test_istio_semantics.py and
+# tests/analyzer/test_istio_semantics.py, so that each test reads on its own: the lines they repeat
+# are repeated on purpose.
 def rule(name: str, namespace: str, host: str, subsets: list, export_to: list | None = None) -> str:
     """subsets: names, or 'name=version' for a subset selecting that version label."""
     export = f"\n  exportTo: {export_to}" if export_to is not None else ""

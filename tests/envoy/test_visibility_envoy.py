@@ -15,6 +15,8 @@ pytestmark = pytest.mark.envoy
 
 PODS = {"b-0": {"app": "b", "version": "v1"}}
 
+# Manifests are written out whole here and in tests/conformance/test_routing_gateway.py, so that each
+# test reads on its own: the lines they repeat are repeated on purpose.
 CONFIG = """
 apiVersion: networking.istio.io/v1
 kind: Gateway

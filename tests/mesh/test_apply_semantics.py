@@ -26,6 +26,7 @@ from mesh.meshkit import (
     processes_mentioning,
 )
 
+# The imports above are shaped like test_lifecycle.py's: each module names what it uses.
 pytestmark = pytest.mark.envoy
 
 HERE = Path(__file__).parent

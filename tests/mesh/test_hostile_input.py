@@ -78,6 +78,7 @@ JUNK_TRACING = [
 ]
 FORM = b"application/x-www-form-urlencoded"
 
+# A table of cases: its entries repeat one shape on purpose.
 CASES = [
     # -- path traversal ---------------------------------------------------------------------
     Case("traversal dots", "gateway", b"/../../../../etc/passwd"),

@@ -22,6 +22,7 @@ from mesh.meshkit import (
     wait_for,
 )
 
+# The imports above are shaped like test_apply_semantics.py's: each module names what it uses.
 pytestmark = pytest.mark.envoy
 
 HERE = Path(__file__).parent

@@ -15,6 +15,8 @@ from localmesh.runtime.rollout import (
     strategy_of,
 )
 
+# Manifests are written out whole here and in test_runtime_units.py, so that each test reads on its
+# own: the lines they repeat are repeated on purpose.
 DEPLOYMENT = """
 apiVersion: apps/v1
 kind: Deployment

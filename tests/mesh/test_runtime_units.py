@@ -28,6 +28,8 @@ from mesh.meshkit import ADS_V2, BASE, CANARY, DESTINATION_RULE, ISTIO
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "services"
 
+# Manifests are written out whole here and in test_rollout_units.py and the Envoy builders' and
+# analyzer's tests, so that each test reads on its own: the lines they repeat are repeated on purpose.
 SERVICE = """
 apiVersion: v1
 kind: Service
