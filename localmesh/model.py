@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from localmesh.fields import FieldPath, as_dict, as_list, dotted
+from localmesh.hostnames import is_wildcard, subset_of
 from localmesh.loader import ManifestError, Resource, Source, latest_by_key
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -78,13 +79,6 @@ def resolve_gateway_name(name: str, namespace: str) -> str:
         return f"{namespace}/{name}"
     short, _, rest = name.partition(".")
     return f"{rest.split('.', 1)[0]}/{short}"
-
-
-def host_matches(host: str, pattern: str) -> bool:
-    """A concrete host name matches pattern: equal, or under a '*.suffix' (or '*') wildcard."""
-    if pattern.startswith("*"):
-        return host.endswith(pattern[1:])
-    return host == pattern
 
 
 def dns_fqdn(host: str, namespace: str) -> str:
@@ -662,8 +656,8 @@ class Mesh:
         for vs in candidates:
             for host in vs.host_fqdns:
                 # "*" alone is refused for the mesh by Istio's validation.
-                wildcard = host != "*" and host.startswith("*")
-                if wildcard and host_matches(fqdn, host) and len(host) > best_length:
+                wildcard = host != "*" and is_wildcard(host)
+                if wildcard and subset_of(fqdn, host) and len(host) > best_length:
                     best, best_length = vs, len(host)
         return best
 
@@ -792,7 +786,7 @@ def _most_specific(fqdn: str, by_host: dict) -> Optional[list]:
     """MostSpecificHostMatch: the entries of the exact host, else of the longest wildcard covering it."""
     if fqdn in by_host:
         return by_host[fqdn]
-    matching = [host for host in by_host if host.startswith("*") and host_matches(fqdn, host)]
+    matching = [host for host in by_host if is_wildcard(host) and subset_of(fqdn, host)]
     return by_host[max(matching, key=len)] if matching else None
 
 

@@ -1,6 +1,6 @@
-"""Host names as istioctl's analyzers compare them, and the services a VirtualService or
+"""Host names as istioctl's analyzers complete them, and the services a VirtualService or
 DestinationRule can reach: ServiceEntry hosts and Kubernetes Services, each visible in the
-namespaces its `exportTo` names (pkg/config/host, pkg/config/analysis/analyzers/util in Istio 1.29).
+namespaces its `exportTo` names (pkg/config/analysis/analyzers/util in Istio 1.29).
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from typing import Optional
 
 from localmesh.analyze.cluster import Cluster
 from localmesh.fields import as_dict, as_list
+from localmesh.hostnames import is_wildcard
+from localmesh.model import CLUSTER_DOMAIN, EXPORT_PRIVATE, EXPORT_PUBLIC, EXPORT_TO_ANNOTATION
 
-CLUSTER_LOCAL_SUFFIX = "svc.cluster.local"
-EXPORT_TO_ALL = "*"
-EXPORT_TO_OWN_NAMESPACE = "."
-EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
 _SERVICE_FQDN = re.compile(r"^(.+)\.(.+)\.svc\.cluster\.local$")
 
 
 def to_fqdn(namespace: str, host: str) -> str:
-    """A short name (no dot, not a wildcard) completed with the namespace; anything else as is."""
+    """A short name (no dot, not a wildcard) completed with the namespace; anything else as is.
+    istioctl's ConvertHostToFQDN: unlike istiod's routing (model.resolve_host) it also completes
+    an empty host or an IPv6 address, as the analyzers do."""
     if host.startswith("*") or "." in host:
         return host
-    return f"{host}.{namespace}.{CLUSTER_LOCAL_SUFFIX}"
+    return f"{host}.{namespace}.{CLUSTER_DOMAIN}"
 
 
 def service_name_of(default_namespace: str, host: str) -> tuple[str, str]:
@@ -33,34 +33,6 @@ def service_name_of(default_namespace: str, host: str) -> tuple[str, str]:
     if found:
         return found.group(2), found.group(1)
     return default_namespace, host
-
-
-def is_wildcard(name: str) -> bool:
-    return name.startswith("*")
-
-
-def hosts_match(a: str, b: str) -> bool:
-    """Two host names overlap: equal, or one wildcard covers the other ('*' covers everything)."""
-    if is_wildcard(a):
-        if is_wildcard(b):
-            shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-            return longer[1:].endswith(shorter[1:])
-        return b.endswith(a[1:])
-    if is_wildcard(b):
-        return a.endswith(b[1:])
-    return a == b
-
-
-def names_for_namespace(hosts: list[str], namespace: str) -> list[str]:
-    """Gateway hosts a VirtualService of namespace may bind: 'ns/host' only for that ns or '*'."""
-    found = []
-    for host in hosts:
-        if "/" in host:
-            scope, host = host.split("/", 1)
-            if scope not in (namespace, "*"):
-                continue
-        found.append(host)
-    return found
 
 
 @dataclass
@@ -96,11 +68,11 @@ class ServiceRegistry:
     def lookup(self, source_namespace: str, export_to: list[str], host: str) -> Optional[ServiceHost]:
         """The service a host names, seen from a resource in source_namespace with that exportTo."""
         fqdn = to_fqdn(source_namespace, host)
-        found = self.by_scope.get((EXPORT_TO_ALL, fqdn))
+        found = self.by_scope.get((EXPORT_PUBLIC, fqdn))
         if found is not None:
             return found
         scopes = [source_namespace] if not export_to else [
-            source_namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope for scope in export_to
+            source_namespace if scope == EXPORT_PRIVATE else scope for scope in export_to
         ]
         for scope in scopes:
             found = self.by_scope.get((scope, fqdn))
@@ -108,7 +80,7 @@ class ServiceRegistry:
                 return found
         # Wildcard entries last: visible to all, or declared for this very namespace.
         for (scope, entry_host), target in self.by_scope.items():
-            if not is_wildcard(entry_host) or scope not in (EXPORT_TO_ALL, source_namespace):
+            if not is_wildcard(entry_host) or scope not in (EXPORT_PUBLIC, source_namespace):
                 continue
             if host.removeprefix("*").endswith(entry_host[1:]):
                 return target
@@ -118,22 +90,22 @@ class ServiceRegistry:
 def _entry_scopes(export_to: list, namespace: str) -> list:
     """ServiceEntry exportTo as scopes: none or '*' -> all; '.' -> its own namespace."""
     if not export_to:
-        return [EXPORT_TO_ALL]
+        return [EXPORT_PUBLIC]
     scopes = []
     for scope in export_to:
-        if scope == EXPORT_TO_ALL:
-            scopes.append(EXPORT_TO_ALL)
+        if scope == EXPORT_PUBLIC:
+            scopes.append(EXPORT_PUBLIC)
             break
-        scopes.append(namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope)
+        scopes.append(namespace if scope == EXPORT_PRIVATE else scope)
     return scopes
 
 
 def _annotation_scopes(annotation: str, namespace: str) -> list:
     """The Service annotation networking.istio.io/exportTo ('a,b,.') as scopes; unset -> all."""
     if annotation == "":
-        return [EXPORT_TO_ALL]
+        return [EXPORT_PUBLIC]
     scopes = []
     for scope in annotation.split(","):
         scope = scope.strip()
-        scopes.append(namespace if scope == EXPORT_TO_OWN_NAMESPACE else scope)
+        scopes.append(namespace if scope == EXPORT_PRIVATE else scope)
     return scopes

@@ -9,10 +9,11 @@ from typing import Any
 
 import re2
 
-from localmesh.analyze.hosts import hosts_match
 from localmesh.analyze.messages import Message, message
 from localmesh.fields import as_dict, as_list
+from localmesh.hostnames import overlaps
 from localmesh.loader import Resource
+from localmesh.model import MESH_GATEWAY
 
 # RFC 7230 token characters: a header name is one or more of them.
 _HEADER_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -55,7 +56,7 @@ def _virtual_service(spec: dict) -> Iterator:
         for kind, text in (("gateways", "gateways"), ("tls", "tls route"), ("tcp", "tcp route")):
             if as_list(spec.get(kind)):
                 yield (*root, kind), f"delegate virtual service must have no {text} specified"
-    applies_to_mesh = not gateways or "mesh" in gateways
+    applies_to_mesh = not gateways or MESH_GATEWAY in gateways
     if applies_to_mesh:
         for index, host in enumerate(hosts):
             if host == "*":
@@ -64,7 +65,7 @@ def _virtual_service(spec: dict) -> Iterator:
                 )
     for i, first in enumerate(hosts):
         for j in range(i + 1, len(hosts)):
-            if hosts_match(first, hosts[j]):
+            if overlaps(first, hosts[j]):
                 yield (*root, "hosts", j), f"duplicate hosts in virtual service: {first} & {hosts[j]}"
     if not any(as_list(spec.get(kind)) for kind in ("http", "tcp", "tls")):
         yield root, "http, tcp or tls must be provided in virtual service"

@@ -23,6 +23,7 @@ from localmesh.envoy.matches import is_catch_all
 from localmesh.envoy.routes import RouteContext, virtual_service_routes
 from localmesh.envoy.views import ClusterPlan
 from localmesh.envoy.warnings import Warnings
+from localmesh.hostnames import names_for_namespace, subset_of
 from localmesh.model import (
     INGRESS_GATEWAY_LABELS,
     INGRESS_GATEWAY_NAMESPACE,
@@ -36,28 +37,15 @@ from localmesh.model import (
 HTTP_SERVER_PROTOCOLS = ("HTTP", "HTTP2")
 
 
-def _wildcarded(name: str) -> bool:
-    return name.startswith("*")
-
-
-def _subset_of(name: str, other: str) -> bool:
-    """host.Name.SubsetOf: every host name matches is also matched by other."""
-    if _wildcarded(name):
-        return _wildcarded(other) and len(name) >= len(other) and name[1:].endswith(other[1:])
-    if _wildcarded(other):
-        return name.endswith(other[1:])
-    return name == other
-
-
 def intersect_hosts(server_hosts: list[str], vs_hosts: list[str]) -> list[str]:
     """host.Names.Intersection: for every matching pair, the more specific name, once."""
     result: list = []
     for server_host in server_hosts:
         for vs_host in vs_hosts:
             chosen = None
-            if _subset_of(server_host, vs_host):
+            if subset_of(server_host, vs_host):
                 chosen = server_host
-            elif _subset_of(vs_host, server_host):
+            elif subset_of(vs_host, server_host):
                 chosen = vs_host
             if chosen is not None and chosen not in result:
                 result.append(chosen)
@@ -65,17 +53,9 @@ def intersect_hosts(server_hosts: list[str], vs_hosts: list[str]) -> list[str]:
 
 
 def server_hosts_for(server: GatewayServer, gateway: Gateway, namespace: str) -> list[str]:
-    """host.NamesForNamespace: the server's hosts a VirtualService in namespace may use."""
-    hosts = []
-    for written in server.hosts:
-        scope, slash, name = written.partition("/")
-        if not slash:
-            hosts.append(written)
-            continue
-        scope = gateway.namespace if scope == "." else scope
-        if scope in (namespace, "*"):
-            hosts.append(name)
-    return hosts
+    """The server's hosts a VirtualService in namespace may use; './host' is in the Gateway's own."""
+    written = [f"{gateway.namespace}/{host[2:]}" if host.startswith("./") else host for host in server.hosts]
+    return names_for_namespace(written, namespace)
 
 
 def served_gateways(mesh: Mesh, warnings: Warnings) -> list[Gateway]:
