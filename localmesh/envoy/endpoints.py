@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 
 from localmesh.envoy.bootstrap import discovery_response
+from localmesh.envoy.names import file_safe
 from localmesh.envoy.resources import file_source
 
 ENDPOINTS_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -25,9 +25,8 @@ SERVICE_CLUSTER_PREFIX = "outbound|"
 
 def eds_file_name(cluster_name: str) -> str:
     """One file per cluster: a readable part plus a short digest (names differ only in '|')."""
-    readable = re.sub(r"[^A-Za-z0-9.-]", "_", cluster_name)
     digest = hashlib.sha256(cluster_name.encode()).hexdigest()[:8]
-    return f"eds_{readable}_{digest}.json"
+    return f"eds_{file_safe(cluster_name)}_{digest}.json"
 
 
 def cluster_load_assignment(cluster_name: str, lb_endpoints: list[dict]) -> dict:

@@ -41,9 +41,14 @@ def gateway_route_name(port: int) -> str:
     return f"gateway:{port}"
 
 
+def file_safe(name: str) -> str:
+    """name with every character but letters, digits, dot and dash made '_', for a file name."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", name)
+
+
 def rds_file_name(route_name: str) -> str:
-    """A file name for one route configuration (letters, digits, dot, dash only)."""
-    return "rds_" + re.sub(r"[^A-Za-z0-9.-]", "_", route_name) + ".json"
+    """The file of one route configuration."""
+    return f"rds_{file_safe(route_name)}.json"
 
 
 def duration(seconds: float) -> str:

@@ -7,6 +7,12 @@ from collections.abc import Mapping
 from localmesh.loader import ResourceKey
 
 
+def kubectl_name(key: ResourceKey) -> str:
+    """'deployment/advertisements', as kubectl names a resource in what it prints."""
+    kind, _namespace, name = key
+    return f"{kind.lower()}/{name}"
+
+
 def resource_changes(before: Mapping[ResourceKey, dict], after: Mapping[ResourceKey, dict]) -> list[str]:
     """kubectl-style lines for resources keyed (kind, namespace, name) -> body."""
     lines = []
@@ -17,5 +23,5 @@ def resource_changes(before: Mapping[ResourceKey, dict], after: Mapping[Resource
             verb = "configured"
         else:
             verb = "unchanged"
-        lines.append(f"{key[0].lower()}/{key[2]} {verb}")
+        lines.append(f"{kubectl_name(key)} {verb}")
     return lines

@@ -26,11 +26,17 @@ from localmesh.envoy import EnvoyResources, build_bootstrap, build_resources, di
 from localmesh.envoy.endpoints import eds_resources
 from localmesh.loader import Resource, ResourceKey, latest_by_key
 from localmesh.model import Mesh, Probe, build_mesh
-from localmesh.runtime.diff import resource_changes
+from localmesh.runtime.diff import kubectl_name, resource_changes
 from localmesh.runtime.envoybin import find_envoy
 from localmesh.runtime.envoyctl import EnvoyControl, EnvoyError, file_kind
 from localmesh.runtime.pods import PodSpec, pod_name, pod_spec, pod_template
-from localmesh.runtime.ports import check_ports_free, describe_port_needs, free_port, plan_listener_ports
+from localmesh.runtime.ports import (
+    GATEWAY_NEED,
+    check_ports_free,
+    describe_port_needs,
+    free_port,
+    plan_listener_ports,
+)
 from localmesh.runtime.rollout import PodState, Strategy, rollout_step, strategy_of
 from localmesh.runtime.routetext import describe_routes
 from localmesh.runtime.servicenames import ServiceAddressBook
@@ -44,7 +50,6 @@ ENVOY_NAME = "envoy"
 INFRA_PROBE_PERIOD = 0.25
 # How long a rollout waits for a readiness change before it looks again.
 TICK_WAIT = 0.5
-GATEWAY_NEED = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
 
 
 @dataclass
@@ -119,10 +124,10 @@ class Runtime:
             lines, found_all = [], True
             for key in latest_by_key(resources):
                 if remaining.pop(key, None) is None:
-                    lines.append(f"{key[0].lower()}/{key[2]} not found (namespace {key[1]})")
+                    lines.append(f"{kubectl_name(key)} not found (namespace {key[1]})")
                     found_all = False
                 else:
-                    lines.append(f"{key[0].lower()}/{key[2]} deleted")
+                    lines.append(f"{kubectl_name(key)} deleted")
             return lines + self._reconcile(remaining), found_all
 
     def candidate_set(self, resources: Iterable[Resource], deleting: bool = False) -> list[Resource]:

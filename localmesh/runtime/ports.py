@@ -10,6 +10,9 @@ from typing import Optional
 from localmesh.model import Mesh
 from localmesh.topology import ServicePortKey, plan_service_ports
 
+# What wants each port, in the "already in use" message.
+GATEWAY_NEED = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
+
 
 class PortInUse(Exception):
     """A port the mesh needs is taken; the message names the port and what wanted it."""
@@ -58,7 +61,7 @@ def describe_port_needs(
     for (fqdn, service_port), local in sorted(listener_ports.items(), key=lambda item: item[1]):
         needs[local] = f"the listener for Service {fqdn.split('.')[0]} port {service_port}"
     if gateway_port is not None:
-        needs[gateway_port] = "the gateway (set GATEWAY_PORT or --gateway-port to move it)"
+        needs[gateway_port] = GATEWAY_NEED
     needs[admin_port] = "the Envoy admin (set --admin-port to move it)"
     return needs
 
