@@ -97,5 +97,7 @@ def test_a_killed_envoy_is_restarted_and_the_shop_serves_again(mesh_up):
         return status == 200 and banner_version(body) == "1.0"
 
     wait_for(serving, 20, "the shop to serve through the restarted Envoy")
-    row = _row(mesh, "envoy")
-    assert row["restarts"] == 1 and row["pid"] != envoy["pid"] and row["ready"]
+    # up marks Envoy ready at its next readiness probe (every 0.25 s), which can come just after
+    # the first request it serves.
+    row = wait_for(lambda: (lambda r: r["ready"] and r)(_row(mesh, "envoy")), 10, "the restarted Envoy ready")
+    assert row["restarts"] == 1 and row["pid"] != envoy["pid"]
