@@ -50,7 +50,7 @@ def find_envoy(venv_bin: Path, path: Optional[str] = None) -> str:
     return found
 
 
-def envoy_version(binary: str) -> Optional[tuple]:
+def envoy_version(binary: str) -> Optional[tuple[int, ...]]:
     """(major, minor, patch) from `envoy --version`, or None when it does not say."""
     try:
         result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
