@@ -19,9 +19,9 @@ from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology
 
 FQDN = "ads.t.svc.cluster.local"
-# Manifests are written out whole here and in test_builders.py, test_istio_semantics.py and
-# tests/mesh/test_runtime_units.py, so that each test reads on its own: the lines they repeat are
-# repeated on purpose.
+# Manifests are written out whole here and in test_builders.py, test_istio_semantics.py,
+# tests/analyzer/test_istio_semantics.py and tests/mesh/test_runtime_units.py, so that each test
+# reads on its own: the lines they repeat are repeated on purpose.
 BASE = """
 apiVersion: v1
 kind: Service
