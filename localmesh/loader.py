@@ -101,7 +101,11 @@ class Kustomization:
         object.__setattr__(self, "folder", Path(self.folder))
 
 
-def expand_paths(paths: Iterable[Union[PathLike, Kustomization]]) -> list[Path]:
+# What a command names to read: a file, a folder of files, or (-k) a kustomization's folder.
+ManifestSource = Union[PathLike, Kustomization]
+
+
+def expand_paths(paths: Iterable[ManifestSource]) -> list[Path]:
     """Files as given, every *.yaml/*.yml below a folder in sorted order, a Kustomization's resources."""
     files: list[Path] = []
     for raw in paths:
@@ -163,14 +167,9 @@ def _kustomization_files(folder: Path, parents: tuple) -> list[Path]:
     if root in parents:
         raise ManifestError(file, 0, "resources: a cycle of kustomizations comes back to this folder")
     try:
-        node = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(file, 0, f"cannot read: {error}") from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise ManifestError(file, mark.line + 1 if mark else 0, f"invalid YAML: {error.problem}") from None
+        node = yaml.compose(_read(file), Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
-        raise ManifestError(file, 0, f"invalid YAML: {error}") from None
+        raise _invalid_yaml(file, error) from None
     if not isinstance(node, yaml.MappingNode):
         raise ManifestError(file, 1, "a kustomization must be a mapping")
     resources = None
@@ -215,7 +214,7 @@ def _kustomization_files(folder: Path, parents: tuple) -> list[Path]:
     return files
 
 
-def load_paths(paths: Iterable[Union[PathLike, Kustomization]]) -> list[Resource]:
+def load_paths(paths: Iterable[ManifestSource]) -> list[Resource]:
     """Every resource in the given files, folders and kustomizations, in file order."""
     resources: list[Resource] = []
     for path in expand_paths(paths):
@@ -224,11 +223,23 @@ def load_paths(paths: Iterable[Union[PathLike, Kustomization]]) -> list[Resource
 
 
 def load_file(path: PathLike) -> list[Resource]:
+    return load_text(_read(path), str(path))
+
+
+def _read(path: PathLike) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError(path, 0, f"cannot read: {error}") from None
-    return load_text(text, str(path))
+
+
+def _invalid_yaml(path: PathLike, error: yaml.YAMLError) -> ManifestError:
+    """One line at the place PyYAML points to, when it points to one."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        reason = f"invalid YAML: {error.problem or error.context}"
+        return ManifestError(path, mark.line + 1 if mark else 0, reason)
+    return ManifestError(path, 0, f"invalid YAML: {error}")
 
 
 def load_text(text: str, path: str = "<text>") -> list[Resource]:
@@ -243,12 +254,8 @@ def load_text(text: str, path: str = "<text>") -> list[Resource]:
             if data is None:
                 continue
             resources.append(_resource(data, node, path))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 0
-        raise ManifestError(path, line, f"invalid YAML: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
-        raise ManifestError(path, 0, f"invalid YAML: {error}") from None
+        raise _invalid_yaml(path, error) from None
     finally:
         loader.dispose()
     return resources
