@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Optional
 
-from localmesh.loader import Kustomization
+from localmesh.loader import Kustomization, ManifestSource
 
 FILE_HELP = "manifest file or folder (repeatable)"
 KUSTOMIZE_HELP = ("folder with a kustomization.yaml: the files its `resources:` lists, in order, as "
@@ -36,7 +36,7 @@ def add_kustomize_option(parser: argparse.ArgumentParser) -> None:
                         default=[], metavar="DIR", help=KUSTOMIZE_HELP)
 
 
-def manifest_sources(args: argparse.Namespace) -> list:
+def manifest_sources(args: argparse.Namespace) -> list[ManifestSource]:
     """The manifests named on the command line, in order; exit status 2 when there are none."""
     if not args.manifests:
         command = getattr(args, "command", None) or "localmesh"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.runtime import client
-from localmesh.runtime.pods import find_services_dir
 from localmesh.topology import ADMIN_PORT, GATEWAY_PORT
 from localmesh.tracing.agentplan import add_trace_agent_option
 
@@ -94,15 +93,9 @@ def _up(args: argparse.Namespace) -> int:
     from localmesh.runtime.engine import RuntimeConfig
     from localmesh.runtime.up import run_up
 
-    manifests = manifest_sources(args)
-    services_dir = Path(args.services_dir) if args.services_dir else find_services_dir(manifests)
-    if services_dir is None:
-        print("localmesh: no services/ folder in or above the manifests' folders; name the folder that "
-              "holds the images' sources with --services-dir", file=sys.stderr)
-        return 2
     config = RuntimeConfig(
         state_dir=state_dir(args),
-        services_dir=services_dir.resolve(),
+        services_dir=Path(args.services_dir).resolve() if args.services_dir else None,
         venv_bin=Path(sys.executable).parent,
         gateway_port=args.gateway_port or _env_port("GATEWAY_PORT", GATEWAY_PORT),
         admin_port=args.admin_port or _env_port("LOCALMESH_ADMIN_PORT", ADMIN_PORT),
@@ -110,4 +103,5 @@ def _up(args: argparse.Namespace) -> int:
         ready_timeout=args.ready_timeout,
         echo=None if args.log_files_only else sys.stdout,
     )
-    return run_up(manifests, config, trace_agent=args.trace_agent, exit_with_parent=args.exit_with_parent)
+    return run_up(manifest_sources(args), config, trace_agent=args.trace_agent,
+                  exit_with_parent=args.exit_with_parent)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Union
 
-from localmesh.loader import Kustomization, PathLike, expand_paths, load_paths
+from localmesh.loader import ManifestSource, expand_paths, load_paths
 from localmesh.runtime.control import NotRunning, call
 from localmesh.runtime.statusview import format_status
 
 
-def send_change(state: Path, files: list[Union[PathLike, Kustomization]], deleting: bool) -> int:
+def send_change(state: Path, files: list[ManifestSource], deleting: bool) -> int:
     """Send the manifests to the running `up` to apply or delete; print what it did."""
     sent = []
     for file in expand_paths(files):

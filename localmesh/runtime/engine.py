@@ -55,8 +55,10 @@ TICK_WAIT = 0.5
 @dataclass
 class RuntimeConfig:
     state_dir: Path
-    services_dir: Path  # where image names map to folders (pods.service_folder)
     venv_bin: Path  # gunicorn, ddtrace-run and ddapm-test-agent come from here
+    # Where image names map to folders (pods.service_folder); None: the nearest services/ above
+    # the manifests, which `up` finds (pods.find_services_dir).
+    services_dir: Optional[Path] = None
     envoy_bin: Optional[str] = None  # None: the one envoybin.find_envoy picks
     gateway_port: int = GATEWAY_PORT
     admin_port: int = ADMIN_PORT

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
-from localmesh.loader import Kustomization, ManifestError, PathLike, Resource
+from localmesh.loader import Kustomization, ManifestError, ManifestSource, Resource
 from localmesh.model import Container, Deployment, EnvVar, Mesh, Probe
 from localmesh.runtime.servicenames import ServiceAddressBook
 
@@ -100,7 +100,7 @@ def service_folder(image_name: str, services_dir: Path) -> Optional[Path]:
     return folder if last and folder.is_dir() else None
 
 
-def find_services_dir(manifests: Iterable[Union[PathLike, Kustomization]]) -> Optional[Path]:
+def find_services_dir(manifests: Iterable[ManifestSource]) -> Optional[Path]:
     """The services/ folder the images' sources live in: the nearest one in or above the folder
     of a manifest (a kustomization's own folder), trying the manifests in the order given; None
     when there is none."""

@@ -14,12 +14,13 @@ import threading
 from dataclasses import replace
 
 from localmesh.analyze import admitted
-from localmesh.loader import PathLike, load_paths
+from localmesh.loader import ManifestSource, load_paths
 from localmesh.runtime.control import ControlServer, NotRunning, read_control
 from localmesh.runtime.controlapi import control_handlers
 from localmesh.runtime.engine import Runtime, RuntimeConfig, StartError
 from localmesh.runtime.envoybin import EnvoyNotFound, describe_envoy, find_envoy
 from localmesh.runtime.guard import OrphanGuard
+from localmesh.runtime.pods import find_services_dir
 from localmesh.runtime.ports import PortInUse
 from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
 
@@ -27,12 +28,14 @@ from localmesh.tracing.agentplan import TraceAgentError, plan_trace_agent
 PARENT_CHECK_SECONDS = 0.5
 
 
-def run_up(files: list[PathLike], config: RuntimeConfig, trace_agent: str, exit_with_parent: bool) -> int:
-    """Run the manifests in files until stopped. config: all but what run_up adds, the envoy
-    executable (when config names none: envoybin.find_envoy's), the trace agent (the --trace-agent
-    value trace_agent decides it) and the orphan guard; exit_with_parent: stop when the parent
-    process goes away. The exit status: 0 after a clean stop, 1 when the mesh
-    cannot start, 2 for bad input."""
+def run_up(
+    files: list[ManifestSource], config: RuntimeConfig, trace_agent: str, exit_with_parent: bool
+) -> int:
+    """Run the manifests in files until stopped. config: all but what run_up adds: the services
+    folder and the envoy executable when config names none (pods.find_services_dir,
+    envoybin.find_envoy), the trace agent (the --trace-agent value trace_agent decides it) and the
+    orphan guard; exit_with_parent: stop when the parent process goes away. The exit status: 0
+    after a clean stop, 1 when the mesh cannot start, 2 for bad input."""
     try:
         plan = plan_trace_agent(trace_agent)
     except TraceAgentError as error:
@@ -42,6 +45,11 @@ def run_up(files: list[PathLike], config: RuntimeConfig, trace_agent: str, exit_
     resources = load_paths(files)
     if not admitted(resources, "refusing to start: {reason}"):
         return 1
+    services_dir = config.services_dir or find_services_dir(files)
+    if services_dir is None:
+        print("localmesh: no services/ folder in or above the manifests' folders; name the folder that "
+              "holds the images' sources with --services-dir", file=sys.stderr)
+        return 2
     try:
         existing = read_control(state)
         print(f"localmesh: another localmesh up (pid {existing['pid']}) is running with state dir {state}; "
@@ -59,7 +67,9 @@ def run_up(files: list[PathLike], config: RuntimeConfig, trace_agent: str, exit_
         print(f"localmesh: {about_envoy}", file=sys.stderr)
     state.mkdir(parents=True, exist_ok=True)
     guard = OrphanGuard()
-    runtime = Runtime(replace(config, envoy_bin=envoy_bin, trace_agent=plan, on_group=guard.group))
+    config = replace(config, services_dir=services_dir.resolve(), envoy_bin=envoy_bin, trace_agent=plan,
+                     on_group=guard.group)
+    runtime = Runtime(config)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda _number, _frame: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}

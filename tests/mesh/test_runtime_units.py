@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from localmesh.cli import main as localmesh_main
-from localmesh.loader import ManifestError, load_paths, load_text
+from localmesh.loader import Kustomization, ManifestError, load_paths, load_text
 from localmesh.model import build_mesh
 from localmesh.runtime.diff import resource_changes
 from localmesh.runtime.pods import (
@@ -126,6 +126,7 @@ def test_services_dir_is_the_nearest_above_the_first_manifest_that_has_one(tmp_p
     outside.write_text("")
     assert find_services_dir([ISTIO / "ads_v2" / "virtualservice.yaml"]) == SERVICES
     assert find_services_dir([ISTIO / "ecommerce-istio"]) == SERVICES  # a folder counts from itself
+    assert find_services_dir([Kustomization(ISTIO / "ecommerce-istio")]) == SERVICES  # -k DIR too
     assert find_services_dir([outside, ISTIO / "ecommerce-istio"]) == SERVICES
     assert find_services_dir([outside]) is None
     (tmp_path / "services").mkdir()
