@@ -55,7 +55,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     up.add_argument("--services-dir",
                     help="where image names map to folders (ecommerce/advertisements:2.0 runs "
                     "<services dir>/advertisements); default: the nearest services/ folder in or above "
-                    "the folder of a manifest, trying the manifests in the order given")
+                    "the folder of a manifest (of -k DIR: DIR), trying the manifests in the order given")
     up.add_argument("--exit-with-parent", action="store_true",
                     help="stop everything when the parent process (make) goes away, however it ended")
     up.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for new pods")
