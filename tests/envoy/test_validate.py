@@ -228,7 +228,7 @@ def test_render_traces_to_the_agent_named_and_writes_the_output_file(capsys, mon
 def test_render_reads_trace_agent_as_up_does(capsys, monkeypatch, value, agent):
     # render starts and probes nothing: auto is the address auto names.
     monkeypatch.chdir(REPO_ROOT)
-    argv = ["-f", "istio/ecommerce-istio", "--format", "json", "--trace-agent", value]
+    argv = ["-k", "istio/ecommerce-istio", "--format", "json", "--trace-agent", value]
     status, out, err = render(capsys, *argv)
     assert status == 0, err
     clusters = {c["name"]: c for c in json.loads(out)["static_resources"]["clusters"]}
