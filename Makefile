@@ -4,17 +4,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements-dev.txt constraints.txt pyproject.toml services/common/pyproject.toml \
+# The editable packages: the local mesh and the three services (tests import them like any package).
+PACKAGES := . services/common services/advertisements services/frontend
+REQUIREMENTS := requirements-dev.txt constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES)) \
 	services/advertisements/requirements.txt services/frontend/requirements.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run bench test lint lock clean
+.PHONY: help install run bench test test-fast lint lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
-	@PYTHON="$(PYTHON)" VENV="$(VENV)" STAMP="$(STAMP)" bash scripts/install.sh
+	@PYTHON="$(PYTHON)" VENV="$(VENV)" STAMP="$(STAMP)" PACKAGES="$(PACKAGES)" bash scripts/install.sh
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
@@ -39,11 +41,20 @@ traces: $(STAMP) ## Summarise the traces of `make run` per service and version, 
 
 bench: $(STAMP) ## Measure the mesh hop, the product page, tracing and analyze (not a test)
 	$(BIN)/python bench/mesh_bench.py
-	$(BIN)/python bench/tracing_bench.py
+	PYTHONPATH=tests $(BIN)/python bench/tracing_bench.py
 	$(BIN)/python bench/analyze_bench.py
 
-test: $(STAMP) ## Run the whole test suite
-	$(BIN)/pytest
+# Parallel (pytest-xdist; pyproject.toml's addopts group the tests that share a server, images or a
+# mesh onto one worker). The tests mostly wait on processes, so more workers than cores pays off.
+TEST_WORKERS ?= 4
+# The inner loop: everything that starts no Envoy, container, browser or database.
+FAST_TESTS := not envoy and not containers and not browser and not postgres
+
+test: $(STAMP) ## Run the whole test suite in parallel (TEST_WORKERS=4)
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+test-fast: $(STAMP) ## Run the tests that start no Envoy, container, browser or database
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "$(FAST_TESTS)"
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .

@@ -9,7 +9,8 @@ gunicorn behind one Envoy built from the canary manifests), warms it up, then dr
 /products/chef-knife with wrk at full speed (closed loop: -c connections). Throughput is wrk's
 requests/s; p99 is under that saturating load, so it mostly measures queueing.
 Goal (issue 6): tracing costs under 15 % of throughput; a missing agent costs nothing visible.
-Run by hand: `make bench`. Not a test: numbers depend on the machine.
+Run by hand: `make bench` (it puts tests/ on PYTHONPATH for the shared helpers). Not a test:
+numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from testkit.processes import free_port
+from tracing.tracekit import ENV, get_page, run_shop, run_test_agent
 
-from testkit.processes import free_port  # noqa: E402
-from tracing.tracekit import ENV, get_page, run_shop, run_test_agent  # noqa: E402
-
-from localmesh.topology import TracingConfig  # noqa: E402
+from localmesh.topology import TracingConfig
 
 PATH = "/products/chef-knife"
 GOAL_COST = 0.15

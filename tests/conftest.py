@@ -1,10 +1,13 @@
-"""Suite-wide rules.
+"""Suite-wide rules, and the fixtures tests in several folders share.
 
 - In CI (REQUIRE_ALL_TOOLS=1, set by .ci/run) no test may pass by skipping. The only skips allowed
   are the Istio conformance cases the local mesh cannot express, each listed with its reason
   (marker `conformance_skip`).
 - The run ends with one line counting the Istio conformance cases that passed:
   "Istio conformance: routing N/M, analyzer K/L Istio cases".
+- A test that starts Envoy, containers, Chromium or PostgreSQL without its marker fails
+  (testkit.guard).
+- Under pytest-xdist, tests that share an expensive fixture run on one worker (testkit.grouping).
 """
 
 from __future__ import annotations
@@ -12,6 +15,19 @@ from __future__ import annotations
 import os
 
 import pytest
+from mesh.meshkit import MeshUp, shop_with_database
+from testkit.postgres import start_cluster
+from testkit.processes import run_service
+
+pytest_plugins = ("testkit.guard", "testkit.grouping", "pytester")
+
+# Settings the services (and `localmesh up`) read from the environment: the developer's shell must
+# not decide what a test gets. A test sets what it needs with monkeypatch.
+SERVICE_SETTINGS = (
+    "ADS_URL", "ADS_CONNECT_TIMEOUT", "ADS_READ_TIMEOUT", "ADS_VERSION", "SECRET_KEY", "DD_VERSION",
+    "SESSION_COOKIE_SECURE", "DATABASE_URL", "AB_MODE", "AB_SHARE", "EXPERIMENT_BASELINE_CTR",
+    "EXPERIMENT_MDE", "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL", "LOCALMESH_TRACE_AGENT",
+)
 
 CONFORMANCE_KINDS = ("routing", "analyzer")
 _conformance: dict = {kind: {"passed": 0, "failed": 0, "skipped": []} for kind in CONFORMANCE_KINDS}
@@ -63,3 +79,77 @@ def pytest_terminal_summary(terminalreporter):
         for nodeid, reason in tally["skipped"]:
             terminalreporter.write_line(f"not expressible here: {nodeid}: {reason}")
     terminalreporter.write_line(f"Istio conformance: {', '.join(parts)} Istio cases")
+
+
+# ---- fixtures shared by several folders -----------------------------------------------------------
+
+
+def pytest_sessionstart(session):
+    # In every xdist worker too, before any fixture starts a process.
+    for name in SERVICE_SETTINGS:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """The experiment store of the test's own: an SQLite file (tests/experiment adds PostgreSQL)."""
+    return f"sqlite:///{tmp_path / 'experiment.sqlite3'}"
+
+
+@pytest.fixture
+def make_app(database_url):
+    """make(ads_url, **config): a storefront app in testing mode on the test's own store."""
+    from storefront import create_app
+    from storefront.experiment.wiring import current
+
+    made = []
+
+    def make(ads_url: str, **config):
+        settings = {"ADS_URL": ads_url, "SECRET_KEY": "test-secret", "TESTING": True,
+                    "DATABASE_URL": database_url}
+        settings.update(config)
+        app = create_app(settings)
+        made.append(app)
+        return app
+
+    yield make
+    # Each app's writer would otherwise wait at interpreter exit for a store a test took away.
+    for app in made:
+        current(app).writer.close(timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def ads_v1():
+    """A real advertisements 1.0 (gunicorn) on a free loopback port."""
+    with run_service("advertisements", env={"ADS_VERSION": "1.0"}) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def ads_v2():
+    """A real advertisements 2.0 (gunicorn) on a free loopback port."""
+    with run_service("advertisements", env={"ADS_VERSION": "2.0"}) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One real PostgreSQL server for the session (tests marked `postgres` share a worker)."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def canary_mesh(tmp_path_factory):
+    """`make run`'s canary (home on v1, product pages 50/50) through one real `localmesh up` for
+    the session, tracing off, the frontend's experiment store a file of its own. Only for tests
+    that read from it: a test that applies, deletes or kills starts a mesh of its own."""
+    tmp = tmp_path_factory.mktemp("canary-mesh")
+    files = shop_with_database(tmp / "manifests", f"sqlite:///{tmp / 'experiment.sqlite3'}")
+    mesh = MeshUp(tmp, files, extra_args=("--trace-agent", "off")).wait_ready()
+    try:
+        yield mesh
+    finally:
+        code = mesh.stop()
+        assert code == 0, f"localmesh up exited {code}:\n{mesh.output()[-4000:]}"

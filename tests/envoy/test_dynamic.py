@@ -18,6 +18,8 @@ from localmesh.loader import load_text
 from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology
 
+pytestmark = pytest.mark.envoy
+
 FQDN = "ads.t.svc.cluster.local"
 # Manifests are written out whole here and in test_builders.py, test_istio_semantics.py,
 # tests/analyzer/test_istio_semantics.py and tests/mesh/test_runtime_units.py, so that each test

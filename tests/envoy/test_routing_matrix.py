@@ -18,24 +18,14 @@ from localmesh.loader import load_text
 from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology
 
+pytestmark = pytest.mark.envoy
+
 CONFIDENCE = 0.999
 SPLIT_REQUESTS = 400
 
 
 def fqdn(name: str) -> str:
     return f"{name}.{NAMESPACE}.svc.cluster.local"
-
-
-@pytest.fixture(scope="module")
-def ads_v1():
-    with run_service("advertisements", env={"ADS_VERSION": "1.0"}) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def ads_v2():
-    with run_service("advertisements", env={"ADS_VERSION": "2.0"}) as process:
-        yield process
 
 
 @pytest.fixture(scope="module")

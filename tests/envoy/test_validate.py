@@ -18,6 +18,8 @@ from localmesh.loader import kustomization_files, load_paths, load_text
 from localmesh.model import build_mesh
 from localmesh.topology import TracingConfig
 
+pytestmark = pytest.mark.envoy
+
 ISTIO_SHOP = kustomization_files(REPO_ROOT / "istio" / "ecommerce-istio")
 ISTIO = ISTIO_SHOP + kustomization_files(REPO_ROOT / "istio" / "ads_v2")
 CANARY_ARGS = ["-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"]

@@ -231,6 +231,8 @@ def test_report_cli_prints_json(engine, database_url):
         ("not a url", "not a database URL"),
         (f"postgresql://u:secret@127.0.0.1:{free_port()}/db", "database postgresql+psycopg://u:***@"),
     ],
+    # Fixed ids: the free port differs between pytest-xdist workers, which must collect alike.
+    ids=["mysql", "not-a-url", "closed-postgresql-port"],
 )
 def test_cli_errors_are_one_line(url, reason):
     result = run_cli("reset", "--yes", database_url=url)

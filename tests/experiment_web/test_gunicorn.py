@@ -3,11 +3,11 @@ on SQLite and on one PostgreSQL shared by two frontends (as the cluster's replic
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 
 import pytest
 import requests
+from testkit.postgres import fresh_database
 from testkit.processes import run_service
 
 from experiment_web.webkit import banner, cells, wait_for
@@ -69,25 +69,11 @@ def test_gunicorn_frontend_counts_what_it_served(ads_v2, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shared_postgres_url():
-    from experiment.pg import INSTALL_HINT, PostgresCluster, find_bindir
-    from sqlalchemy import create_engine, text
-
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(INSTALL_HINT)
-    cluster = PostgresCluster(bindir)
-    cluster.init()
-    cluster.start()
-    name = f"exp_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    yield cluster.url(name).replace("postgresql+psycopg://", "postgresql://")
-    cluster.remove()
+def shared_postgres_url(postgres_cluster):
+    return fresh_database(postgres_cluster).replace("postgresql+psycopg://", "postgresql://")
 
 
+@pytest.mark.postgres
 def test_two_frontends_share_one_postgres_store(ads_v1, ads_v2, shared_postgres_url):
     common = {"WEB_CONCURRENCY": "2", "DATABASE_URL": shared_postgres_url}
     with (

@@ -2,65 +2,36 @@
 `make run` uses): a short traffic run fills /experiment.json with consistent counts, and a real
 headless Chromium clicks a banner and reads /experiment.
 
-The one change to the shipped files: the frontend's DATABASE_URL points at a file of this test,
-so the test neither reads nor wipes the data of a `make run` on the same checkout.
+The one change to the shipped files: the frontend's DATABASE_URL points at a file of the test
+session (the shared `canary_mesh`), so the test neither reads nor wipes the data of a `make run` on
+the same checkout.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import yaml
-from mesh.meshkit import MeshUp
 from testkit.browser import ARTIFACTS as ALL_ARTIFACTS
 from testkit.browser import launch_chromium
-from testkit.processes import REPO_ROOT, SERVICES
+from testkit.processes import SERVICES
 
 from experiment_web.webkit import cells, wait_for
-from localmesh.loader import kustomization_files
 
-ISTIO = REPO_ROOT / "istio"
-SHOP = kustomization_files(ISTIO / "ecommerce-istio")
-CANARY = kustomization_files(ISTIO / "ads_v2")
+pytestmark = pytest.mark.envoy
+
 ARTIFACTS = ALL_ARTIFACTS / "experiment"
 
 
-def frontend_with_database(source: Path, target: Path, database_url: str) -> None:
-    """The shipped frontend manifest, with DATABASE_URL set to a value instead of the Secret."""
-    documents = list(yaml.safe_load_all(source.read_text()))
-    for doc in documents:
-        if doc and doc.get("kind") == "Deployment":
-            (container,) = doc["spec"]["template"]["spec"]["containers"]
-            env = [e for e in container["env"] if e["name"] != "DATABASE_URL"]
-            container["env"] = [{"name": "DATABASE_URL", "value": database_url}, *env]
-    target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    """Gateway URL of the running canary (home: v1; products: 50/50)."""
-    tmp = tmp_path_factory.mktemp("experiment-mesh")
-    manifests = tmp / "manifests"
-    manifests.mkdir()
-    for path in SHOP:
-        if path.name == "frontend.yaml":
-            frontend_with_database(path, manifests / path.name, f"sqlite:///{tmp / 'experiment.sqlite3'}")
-        else:
-            shutil.copy(path, manifests / path.name)
-    mesh = MeshUp(tmp, [*(manifests / path.name for path in SHOP), *CANARY]).wait_ready()
-    try:
-        yield mesh.gateway
-    finally:
-        code = mesh.stop()
-        assert code == 0, f"localmesh up exited {code}:\n{mesh.output()[-4000:]}"
+def shop(canary_mesh):
+    """Gateway URL of the running canary (home: v1; products: 50/50), shared with other readers."""
+    return canary_mesh.gateway
 
 
 def report(gateway: str) -> dict:

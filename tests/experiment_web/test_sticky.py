@@ -20,6 +20,8 @@ from localmesh.loader import kustomization_files, load_paths
 from localmesh.model import build_mesh
 from localmesh.topology import Endpoint, Topology
 
+pytestmark = pytest.mark.envoy
+
 CONFIDENCE = 0.999
 NAMESPACE = "ns3"
 MANIFESTS = [

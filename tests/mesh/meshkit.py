@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
+import yaml
 from testkit.processes import REPO_ROOT, free_port
 
 from localmesh.loader import kustomization_files
@@ -33,6 +34,28 @@ CANARY_VS = ISTIO / "ads_v2" / "virtualservice.yaml"
 SCENARIOS = ISTIO / "scenarios"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 PRODUCT_LINK = re.compile(r'href="/products/([a-z0-9-]+)"')
+
+
+def shop_with_database(folder: Path, database_url: str) -> list:
+    """`make run`'s manifests (CANARY), with the frontend's DATABASE_URL set to database_url instead
+    of the Secret, so a test neither reads nor wipes the data of a `make run` on the same checkout.
+    The changed frontend manifest is written into folder; the paths to pass to `localmesh up`."""
+    folder.mkdir(parents=True)
+    files = []
+    for path in CANARY:
+        if path.name != "frontend.yaml":
+            files.append(path)
+            continue
+        documents = list(yaml.safe_load_all(path.read_text()))
+        for doc in documents:
+            if doc and doc.get("kind") == "Deployment":
+                (container,) = doc["spec"]["template"]["spec"]["containers"]
+                env = [e for e in container["env"] if e["name"] != "DATABASE_URL"]
+                container["env"] = [{"name": "DATABASE_URL", "value": database_url}, *env]
+        files.append(folder / path.name)
+        files[-1].write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    assert folder / "frontend.yaml" in files, "make run's manifests have no frontend.yaml"
+    return files
 
 
 def run_cli(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -216,38 +239,55 @@ def page_outcome(url: str, status: int, body: str) -> str:
 
 
 class Stream:
-    """A steady stream of requests from threads, tallied by outcome (see page_outcome)."""
+    """A steady stream of requests from threads, tallied by outcome (see page_outcome).
+
+    The block starts once every thread has finished a few requests and ends once each has finished
+    a few more, so requests flow on every URL before the first change and after the last one."""
+
+    SETTLED = 5  # requests each thread finishes on entry and again on exit
 
     def __init__(self, urls: list, threads_per_url: int = 2, outcome=page_outcome) -> None:
         self.outcomes: Counter = Counter()
         self.failures: list = []
         self._outcome = outcome
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(url, headers), daemon=True)
-                         for url, headers in urls for _ in range(threads_per_url)]
+        self._progress = threading.Condition()
+        targets = [(url, headers) for url, headers in urls for _ in range(threads_per_url)]
+        self._threads = [threading.Thread(target=self._run, args=(index, url, headers), daemon=True)
+                         for index, (url, headers) in enumerate(targets)]
+        self._finished = [0] * len(self._threads)
 
-    def _run(self, url: str, headers: dict) -> None:
+    def _run(self, index: int, url: str, headers: dict) -> None:
         while not self._stop.is_set() and sum(self.outcomes.values()) < MAX_REQUESTS:
             try:
                 status, body = get(url, headers=headers)
                 outcome = self._outcome(url, status, body)
             except OSError as error:
                 outcome = f"error {type(error).__name__}"
-            with self._lock:
+            with self._progress:
                 self.outcomes[outcome] += 1
                 if outcome != "ok":
                     self.failures.append((time.strftime("%X"), url, outcome))
+                self._finished[index] += 1
+                self._progress.notify_all()
             time.sleep(0.005)
+
+    def _each_finishes(self, count: int, timeout: float = 60.0) -> None:
+        """Until every thread has finished count more requests (bounded; a hung request shows in
+        the outcomes)."""
+        with self._progress:
+            wanted = [done + count for done in self._finished]
+            self._progress.wait_for(
+                lambda: all(done >= want for done, want in zip(self._finished, wanted)), timeout)
 
     def __enter__(self):
         for thread in self._threads:
             thread.start()
-        time.sleep(1.0)
+        self._each_finishes(self.SETTLED)
         return self
 
     def __exit__(self, *exc):
-        time.sleep(1.0)
+        self._each_finishes(self.SETTLED)
         self._stop.set()
         for thread in self._threads:
             thread.join(30)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,11 +20,48 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from localmesh.runtime.ports import free_port  # noqa: F401 - the tests' one free-port picker
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = REPO_ROOT / "services"
 VENV_BIN = Path(sys.executable).parent
+
+
+def _port_range() -> range:
+    """Ports below the kernel's ephemeral range, so that no outgoing connection (nor another
+    program's bind to port 0) takes a port between the moment it is picked and the moment a
+    server binds it; under pytest-xdist each worker gets a slice of its own, so two workers never
+    pick the same port."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768  # Linux's default; macOS starts at 49152
+    low, high = 20000, max(ephemeral_low, 20000 + 4096)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (high - low) // max(workers, 1)
+    return range(low + index * size, low + (index + 1) * size)
+
+
+_PORTS = _port_range()
+# From a random start, so that test runs in two checkouts at once rarely walk the same ports.
+_START = random.randrange(len(_PORTS))
+_next_port = itertools.cycle([*_PORTS[_START:], *_PORTS[:_START]])
+_port_lock = threading.Lock()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now. Ports come in turn from this
+    process's range (thousands long), so a port given out is not given out again soon."""
+    with _port_lock:
+        for _ in range(len(_PORTS)):
+            port = next(_next_port)
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 def wait_for_http(url: str, timeout: float = 30.0, process: Optional[subprocess.Popen] = None) -> None:

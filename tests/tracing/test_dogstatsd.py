@@ -7,18 +7,13 @@ ddtrace-run gunicorn in front of a real advertisements 2.0 process.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-from testkit.processes import SERVICES, run_service
+from testkit.processes import run_service
 
 from tracing.tracekit import get_page, shown_version
-
-if str(SERVICES / "frontend") not in sys.path:
-    sys.path.insert(0, str(SERVICES / "frontend"))  # for the in-process count_click test
 
 
 class StatsdListener:
@@ -68,12 +63,6 @@ def listener() -> Iterator[StatsdListener]:
         yield found
     finally:
         found.sock.close()
-
-
-@pytest.fixture(scope="module")
-def ads_v2():
-    with run_service("advertisements", env={"ADS_VERSION": "2.0"}) as service:
-        yield service
 
 
 def frontend_env(ads_url: str, tmp_path, **extra) -> dict:

@@ -9,13 +9,16 @@ import sys
 import time
 import urllib.request
 
-from mesh.meshkit import BASE, CANARY, MeshUp, get
+import pytest
+from mesh.meshkit import CANARY, MeshUp, get
 from testkit.processes import REPO_ROOT, free_port
 
 from localmesh.tracing.agent import agent_answers
 from tracing.tracekit import app_request_span, is_page_view, roots, run_test_agent, shown_version
 
 PRODUCT = "/products/chef-knife"
+
+pytestmark = pytest.mark.envoy
 
 
 def traces_at(url: str) -> list:
@@ -82,13 +85,10 @@ def test_up_uses_an_agent_that_already_answers(tmp_path):
         assert agent.process.poll() is None, "the mesh stopped an agent it did not start"
 
 
-def test_up_with_tracing_off_turns_it_off_in_the_pods(tmp_path):
-    mesh = MeshUp(tmp_path, BASE, extra_args=("--trace-agent", "off")).wait_ready()
-    try:
-        assert get(mesh.gateway + "/")[0] == 200
-        log = (mesh.state / "logs").glob("frontend-*.log")
-        text = "".join(path.read_text(errors="replace") for path in log)
-        assert "failed to send" not in text
-        assert '"dd.trace_id"' not in text, "a span was active: tracing is still on"
-    finally:
-        assert mesh.stop() == 0
+def test_up_with_tracing_off_turns_it_off_in_the_pods(canary_mesh):
+    mesh = canary_mesh  # started with --trace-agent off; shared with other tests that only read
+    assert get(mesh.gateway + "/")[0] == 200
+    log = (mesh.state / "logs").glob("frontend-*.log")
+    text = "".join(path.read_text(errors="replace") for path in log)
+    assert "failed to send" not in text
+    assert '"dd.trace_id"' not in text, "a span was active: tracing is still on"

@@ -31,6 +31,8 @@ from tracing.tracekit import (
     shown_version,
 )
 
+pytestmark = pytest.mark.envoy
+
 GATEWAY_SERVICE = "istio-ingressgateway"
 MESH_SERVICE = "advertisements.ns3"  # Istio names sidecar spans <app>.<namespace>
 SUBSET_VERSION = {"v1": "1.0", "v2": "2.0"}

@@ -12,6 +12,8 @@ from testkit.processes import free_port
 from localmesh.topology import TracingConfig
 from tracing.tracekit import ENV, get_page, run_shop, shown_version
 
+pytestmark = pytest.mark.envoy
+
 PAGES = 60
 
 

@@ -8,8 +8,11 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Optional
+
+import pytest
 
 from testkit.processes import free_port
 
@@ -80,3 +83,26 @@ class PostgresCluster:
         except subprocess.CalledProcessError:
             pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_cluster() -> PostgresCluster:
+    """A started cluster; the test is skipped when the server binaries are missing."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(INSTALL_HINT)
+    cluster = PostgresCluster(bindir)
+    cluster.init()
+    cluster.start()
+    return cluster
+
+
+def fresh_database(cluster: PostgresCluster) -> str:
+    """The SQLAlchemy URL of a new, empty database on cluster (a unique name per call)."""
+    from sqlalchemy import create_engine, text
+
+    name = f"exp_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return cluster.url(name)
