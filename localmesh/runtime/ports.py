@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import itertools
+import os
+import random
 import socket
 from collections.abc import Callable, Mapping
 from typing import Optional
@@ -18,11 +21,46 @@ class PortInUse(Exception):
     """A port the mesh needs is taken; the message names the port and what wanted it."""
 
 
+# LOW-HIGH: pick ports from this range only. Tests that run meshes side by side give each `up` a
+# range of its own, so two of them never pick the same port (Envoy binds listeners with
+# SO_REUSEPORT: a shared port would not fail, it would split the connections between them).
+PORT_RANGE_VARIABLE = "LOCALMESH_PORT_RANGE"
+_range: Optional[tuple] = None  # (how many ports, the ports in turn from a random start)
+
+
+def _port_range() -> Optional[tuple]:
+    global _range
+    raw = os.environ.get(PORT_RANGE_VARIABLE, "").strip()
+    if not raw:
+        return None
+    if _range is None:
+        low, _, high = raw.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+            raise SystemExit(f"localmesh: {PORT_RANGE_VARIABLE}={raw!r}: expected LOW-HIGH within 1024-65535")
+        ports = list(range(int(low), int(high) + 1))
+        start = random.randrange(len(ports))
+        _range = (len(ports), itertools.cycle(ports[start:] + ports[:start]))
+    return _range
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port on host that nothing listens on right now (the kernel picks it)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port on host that nothing listens on right now: the kernel's pick, or the next free one
+    of $LOCALMESH_PORT_RANGE."""
+    port_range = _port_range()
+    if port_range is None:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            return sock.getsockname()[1]
+    size, ports = port_range
+    for _ in range(size):
+        port = next(ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise PortInUse(f"no free port left in {PORT_RANGE_VARIABLE}={os.environ[PORT_RANGE_VARIABLE]}")
 
 
 def plan_listener_ports(

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Optional
 
 import yaml
-from testkit.processes import REPO_ROOT, free_port
+from testkit.processes import REPO_ROOT, free_port, start_with_port_block
+
+from localmesh.runtime.ports import PORT_RANGE_VARIABLE
 
 from localmesh.loader import kustomization_files
 
@@ -84,8 +86,14 @@ class MeshUp:
             command += ["-f", str(file)]
         env = {**os.environ, **(extra_env or {})}
         self._log = open(self.log_path, "a")
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+        def start(ports: range) -> subprocess.Popen:
+            # Pods, listeners and its trace agent get ports no other process of the run picks.
+            env[PORT_RANGE_VARIABLE] = f"{ports.start}-{ports.stop - 1}"
+            return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self._log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+        self.process = start_with_port_block(start)
 
     @property
     def gateway(self) -> str:

@@ -37,7 +37,8 @@ def test_tool_missing():
 
 
 def conformance_lines(output: str) -> list:
-    return [line for line in output.splitlines() if line.startswith(("Istio conformance:", "not expressible"))]
+    starts = ("Istio conformance:", "not expressible")
+    return [line for line in output.splitlines() if line.startswith(starts)]
 
 
 def test_the_conformance_line_is_printed_once_with_every_worker_counted(inner_pytest):

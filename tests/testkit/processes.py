@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -42,7 +42,17 @@ def _port_range() -> range:
     return range(low + index * size, low + (index + 1) * size)
 
 
-_PORTS = _port_range()
+# This process's ports: the first part for the servers it starts itself (free_port), the rest in
+# blocks for processes that pick their own ports, such as `localmesh up` (start_with_port_block).
+_WORKER_PORTS = _port_range()
+PORT_BLOCK_SIZE = 150
+PORT_BLOCKS = 4
+_own_count = len(_WORKER_PORTS) - PORT_BLOCK_SIZE * PORT_BLOCKS
+if _own_count < 200:
+    raise RuntimeError(f"ports {_WORKER_PORTS.start}-{_WORKER_PORTS.stop - 1} are too few for a worker: "
+                       "run fewer pytest-xdist workers")
+_PORTS = _WORKER_PORTS[:_own_count]
+_BLOCKS = [_WORKER_PORTS[_own_count + i * PORT_BLOCK_SIZE:][:PORT_BLOCK_SIZE] for i in range(PORT_BLOCKS)]
 # From a random start, so that test runs in two checkouts at once rarely walk the same ports.
 _START = random.randrange(len(_PORTS))
 _next_port = itertools.cycle([*_PORTS[_START:], *_PORTS[:_START]])
@@ -51,7 +61,7 @@ _port_lock = threading.Lock()
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now. Ports come in turn from this
-    process's range (thousands long), so a port given out is not given out again soon."""
+    process's range (about a thousand or more), so a port given out is not given out again soon."""
     with _port_lock:
         for _ in range(len(_PORTS)):
             port = next(_next_port)
@@ -62,6 +72,44 @@ def free_port() -> int:
                     continue
             return port
     raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
+
+
+class PortBlocks:
+    """Blocks of ports for processes that pick their own ports: a block is held by one process
+    at a time, and free again once that process has exited."""
+
+    _STARTING = object()
+
+    def __init__(self, blocks: list) -> None:
+        self.blocks = blocks
+        self._owners: list = [None] * len(blocks)
+        self._lock = threading.Lock()
+
+    def start(self, start: Callable[[range], subprocess.Popen]) -> subprocess.Popen:
+        """start(ports) starts a process that picks its ports from ports only; that process."""
+        with self._lock:
+            free = [i for i, owner in enumerate(self._owners)
+                    if owner is None or (owner is not self._STARTING and owner.poll() is not None)]
+            if not free:
+                raise RuntimeError(f"all {len(self.blocks)} port blocks are held by running processes")
+            index = free[0]
+            self._owners[index] = self._STARTING
+        try:
+            process = start(self.blocks[index])
+        except BaseException:
+            self._owners[index] = None
+            raise
+        self._owners[index] = process
+        return process
+
+
+_PORT_BLOCKS = PortBlocks(_BLOCKS)
+
+
+def start_with_port_block(start: Callable[[range], subprocess.Popen]) -> subprocess.Popen:
+    """start(ports) starts a process (a `localmesh up`) that picks its own ports from ports, a
+    block of this process's range that no other running process has."""
+    return _PORT_BLOCKS.start(start)
 
 
 def wait_for_http(url: str, timeout: float = 30.0, process: Optional[subprocess.Popen] = None) -> None:

@@ -29,7 +29,9 @@ def traces_at(url: str) -> list:
 def wait_for_page_view(url: str, path: str) -> list:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        views = [t for t in traces_at(url) if is_page_view(t, path) and app_request_span(t, "advertisements")]
+        # Complete: the spans, which each process flushes at its own time, hang under one root.
+        views = [t for t in traces_at(url) if is_page_view(t, path) and app_request_span(t, "advertisements")
+                 and len(roots(t)) == 1]
         if views:
             return views
         time.sleep(0.3)

@@ -53,7 +53,10 @@ def page_views(agent, path: str, count: int) -> list:
 
     def complete(traces: list) -> bool:
         views = [trace for trace in traces if is_page_view(trace, path)]
-        return len(views) >= count and all(app_request_span(t, "advertisements") for t in views)
+        # Each process (Envoy, frontend, ads) flushes its own spans, at its own time: a view is
+        # complete once all of them hang together under one root.
+        return len(views) >= count and all(
+            app_request_span(t, "advertisements") and len(roots(t)) == 1 for t in views)
 
     traces = agent.wait_for_traces(complete, f"{count} complete traces of {path}")
     return [trace for trace in traces if is_page_view(trace, path)]

@@ -17,6 +17,7 @@ from .customer import ShopCustomer, Tally
 
 # More failed requests than this share makes the run exit non-zero (the shop should never fail).
 MAX_FAILURE_RATIO = 0.01
+STOP_TIMEOUT_SECONDS = 30.0
 
 
 def _banners(counter: dict) -> str:
@@ -51,7 +52,9 @@ def run(config: TrafficConfig) -> int:
             "wait_time": constant_throughput(config.rate / config.customers),
         },
     )
-    env = Environment(user_classes=[customer], host=config.host)
+    # When the time is up, each customer finishes the request it has in flight (bounded): a page
+    # the shop served, and counted as an impression, is then in this summary too.
+    env = Environment(user_classes=[customer], host=config.host, stop_timeout=STOP_TIMEOUT_SECONDS)
     runner = env.create_local_runner()
     print(
         f"traffic: {config.customers} customers, {config.rate:g} actions/s for {config.duration:g}s "
