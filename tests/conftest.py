@@ -16,6 +16,7 @@ import os
 
 import pytest
 from mesh.meshkit import MeshUp, shop_with_database
+from testkit import summary
 from testkit.postgres import start_cluster
 from testkit.processes import run_service
 
@@ -37,6 +38,10 @@ _conformance: dict = {kind: {"passed": 0, "failed": 0, "skipped": []} for kind i
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    # Summary lines noted on a worker travel to the controller with the report.
+    changes = summary.changes_to_send()
+    if changes:
+        report.user_properties.append((summary.PROPERTY, changes))
     listed = item.get_closest_marker("conformance_skip") is not None
     if os.environ.get("REQUIRE_ALL_TOOLS") == "1" and report.skipped and not listed and call.when in (
         "setup", "call",
@@ -53,6 +58,9 @@ def _conformance_kind(nodeid: str) -> str | None:
 
 
 def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == summary.PROPERTY:
+            summary.merge(value)
     kind = _conformance_kind(report.nodeid)
     if kind is None:
         return
@@ -67,6 +75,11 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
+    for title, values in summary.SECTIONS.items():
+        if values:
+            terminalreporter.section(title)
+            for key, value in values.items():
+                terminalreporter.write_line(f"{key}: {value}")
     seen = {kind: t for kind, t in _conformance.items() if t["passed"] or t["failed"] or t["skipped"]}
     if not seen:
         return

@@ -125,3 +125,25 @@ def test_tests_sharing_an_expensive_fixture_run_on_one_worker(inner_pytest, pyte
     assert workers["module"] == workers["setup module_server"], workers
     # The rest is spread: the plain tests ran on more than one worker.
     assert len(workers["plain"]) > 1, workers
+
+
+NOTES = """
+import pytest
+from testkit.summary import summary_section
+
+TIMES = summary_section("demo section")
+
+@pytest.mark.parametrize("n", range(4))
+def test_notes(n):
+    TIMES[f"value {n}"] = n * 10
+"""
+
+
+def test_summary_lines_noted_on_workers_are_printed_once(inner_pytest):
+    for args in (("-n", "2"), ()):
+        result = inner_pytest({"tests/test_notes.py": NOTES}, "-p", "conftest", *args)
+        result.assert_outcomes(passed=4)
+        output = result.stdout.str()
+        assert output.count("demo section") == 1, output
+        lines = [line for line in output.splitlines() if line.startswith("value ")]
+        assert sorted(lines) == ["value 0: 0", "value 1: 10", "value 2: 20", "value 3: 30"], output

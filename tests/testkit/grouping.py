@@ -2,9 +2,12 @@
 
 The scheduler hands each xdist_group to one worker as a whole and spreads the other tests one by
 one. A test joins a group when it uses an expensive fixture of the suite that outlives it:
-- a session-scoped one (the container images, the PostgreSQL server, the shared mesh): the
-  fixture's group, so one worker builds or starts it once and no two workers race for it;
-- a module-scoped one (a module's servers or mesh): its module's group, so they start once.
+- a session-scoped one (the PostgreSQL server, the shared mesh): the fixture's group, so one
+  worker starts it once and no two workers race for it;
+- a module-scoped one (a module's servers or mesh), or a session-scoped one that each worker
+  may set up for itself (`@each_worker_sets_up`: cheap, or one worker at a time under
+  machine_lock, like the container images): its module's group, so its modules may run side
+  by side.
 Tests marked `postgres` use the session's PostgreSQL server (some only through a parametrized
 fixture), so they go with it. Groups that share a test merge. A test with an xdist_group mark of
 its own keeps it.
@@ -15,8 +18,12 @@ start last and leave the other workers idle at the end.
 
 from __future__ import annotations
 
+import fcntl
 import inspect
 import sysconfig
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +42,30 @@ MARKER_GROUPS = {"postgres": "postgres_cluster"}
 WEIGHTS = {"containers": 100, "envoy": 30, "browser": 30, "postgres": 3}
 SCOPE_SCOPES = {"session", "package"}
 MODULE_SCOPES = {"module", "class"}
+
+
+EACH_WORKER = "each_worker_sets_up"
+
+
+def each_worker_sets_up(fixture_function: Callable) -> Callable:
+    """Mark a session fixture that every worker may set up for itself (it is cheap, or it works
+    under machine_lock), so the tests using it need not all run on one worker."""
+    setattr(fixture_function, EACH_WORKER, True)
+    return fixture_function
+
+
+@contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """Hold a lock that every process on this machine (any worker, any checkout) takes by name,
+    for work on something the machine shares, such as podman's images. Released on exit, or when
+    the process dies."""
+    path = Path(tempfile.gettempdir()) / f"shop-tests-{name}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _ours(fixturedef: object) -> bool:
@@ -56,9 +87,9 @@ def _shared_keys(item: pytest.Item) -> set:
         if not fixturedefs or getattr(fixturedefs[-1], "_autouse", False) or not _ours(fixturedefs[-1]):
             continue
         scope = fixturedefs[-1].scope
-        if scope in SCOPE_SCOPES:
+        if scope in SCOPE_SCOPES and not getattr(fixturedefs[-1].func, EACH_WORKER, False):
             keys.add(name)
-        elif scope in MODULE_SCOPES:
+        elif scope in SCOPE_SCOPES or scope in MODULE_SCOPES:
             keys.add(item.nodeid.split("::")[0])
     return keys
 
