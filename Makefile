@@ -44,17 +44,21 @@ bench: $(STAMP) ## Measure the mesh hop, the product page, tracing and analyze (
 	PYTHONPATH=tests $(BIN)/python bench/tracing_bench.py
 	$(BIN)/python bench/analyze_bench.py
 
-# Parallel (pytest-xdist; pyproject.toml's addopts group the tests that share a server, images or a
-# mesh onto one worker). The tests mostly wait on processes, so more workers than cores pays off.
+# Parallel (pytest-xdist; pyproject.toml's addopts keep tests that share a server, the images or a
+# mesh on one worker). The tests mostly wait on processes, so more workers than cores pays off; 4
+# was fastest on 2 cores without loading them so much that probe timeouts start to fail (README).
 TEST_WORKERS ?= 4
 # The inner loop: everything that starts no Envoy, container, browser or database.
 FAST_TESTS := not envoy and not containers and not browser and not postgres
+# This checkout's own temporary folder: the last run's logs (mesh state, pod and Envoy logs) stay
+# there for a look after a failure, and no other checkout's pytest cleans them away meanwhile.
+TEST_TMP := build/pytest
 
-test: $(STAMP) ## Run the whole test suite in parallel (TEST_WORKERS=4)
-	$(BIN)/pytest -n $(TEST_WORKERS)
+test: $(STAMP) ## Run the whole suite in parallel (about 5 min on 2 idle cores)
+	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP)
 
-test-fast: $(STAMP) ## Run the tests that start no Envoy, container, browser or database
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "$(FAST_TESTS)"
+test-fast: $(STAMP) ## Run what starts no Envoy, container, browser or database (about 1 min)
+	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP) -m "$(FAST_TESTS)"
 
 lint: $(STAMP) ## Check the code with ruff
 	$(BIN)/ruff check .
