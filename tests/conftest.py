@@ -38,10 +38,6 @@ _conformance: dict = {kind: {"passed": 0, "failed": 0, "skipped": []} for kind i
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    # Summary lines noted on a worker travel to the controller with the report.
-    changes = summary.changes_to_send()
-    if changes:
-        report.user_properties.append((summary.PROPERTY, changes))
     listed = item.get_closest_marker("conformance_skip") is not None
     if os.environ.get("REQUIRE_ALL_TOOLS") == "1" and report.skipped and not listed and call.when in (
         "setup", "call",
@@ -58,9 +54,6 @@ def _conformance_kind(nodeid: str) -> str | None:
 
 
 def pytest_runtest_logreport(report):
-    for name, value in report.user_properties:
-        if name == summary.PROPERTY:
-            summary.merge(value)
     kind = _conformance_kind(report.nodeid)
     if kind is None:
         return
@@ -74,12 +67,24 @@ def pytest_runtest_logreport(report):
         tally["skipped"].append((report.nodeid, reason))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    # On an xdist worker: hand the summary lines noted here to the controller, which prints them.
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput[summary.WORKER_OUTPUT] = summary.SECTIONS
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    summary.merge(getattr(node, "workeroutput", {}).get(summary.WORKER_OUTPUT, {}))
+
+
 def pytest_terminal_summary(terminalreporter):
-    for title, values in summary.SECTIONS.items():
-        if values:
+    for title, content in summary.SECTIONS.items():
+        if content:
             terminalreporter.section(title)
-            for key, value in values.items():
-                terminalreporter.write_line(f"{key}: {value}")
+            for line in summary.printed_lines(content):
+                terminalreporter.write_line(line)
     seen = {kind: t for kind, t in _conformance.items() if t["passed"] or t["failed"] or t["skipped"]}
     if not seen:
         return

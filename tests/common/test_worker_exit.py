@@ -5,6 +5,7 @@ keep their own time.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,6 @@ from testkit.processes import REPO_ROOT, free_port, run_service
 # duration (about 3 s) would not tell the budget from the retries' end.
 _SCRIPT = """
 import atexit, sys, time
-sys.path.insert(0, {stand_in!r})
 from ddtrace_stand_in.ddtrace import flush
 from shopcommon.serving import end_worker_after_exit_handlers
 
@@ -47,9 +47,10 @@ def test_the_apps_handlers_finish_and_ddtraces_are_cut_at_the_budget(tmp_path):
             print("stand-in flush done", flush=True)
     """))
     app_seconds = TRACE_FLUSH_SECONDS + 1.0
-    script = _SCRIPT.format(stand_in=str(tmp_path), app_seconds=app_seconds)
+    script = _SCRIPT.format(app_seconds=app_seconds)
+    # The stand-in package is found through PYTHONPATH.
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "app handler done" in result.stdout, "the app's own exit handler was cut short"
     assert "stand-in flush done" not in result.stdout

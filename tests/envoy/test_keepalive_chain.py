@@ -11,11 +11,11 @@ Read from the Envoy configuration localmesh builds from the manifests, not from 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from shopcommon.serving import KEEPALIVE_SECONDS, gunicorn_settings
+from storefront.ads.pool import MAX_IDLE_SECONDS
 
 from localmesh.envoy import build_resources
 from localmesh.loader import kustomization_files, load_paths
@@ -23,8 +23,6 @@ from localmesh.model import build_mesh
 from localmesh.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "services" / "frontend"))
-from storefront.ads.pool import MAX_IDLE_SECONDS  # noqa: E402
 
 ENVOY_DEFAULT_IDLE = 3600.0  # HttpProtocolOptions.idle_timeout when unset, for both directions
 APP_SERVICES = ("frontend.ns3.svc.cluster.local", "advertisements.ns3.svc.cluster.local")

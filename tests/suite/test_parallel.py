@@ -129,13 +129,14 @@ def test_tests_sharing_an_expensive_fixture_run_on_one_worker(inner_pytest, pyte
 
 NOTES = """
 import pytest
-from testkit.summary import summary_section
+from testkit.summary import summary_lines, summary_section
 
 TIMES = summary_section("demo section")
 
 @pytest.mark.parametrize("n", range(4))
 def test_notes(n):
     TIMES[f"value {n}"] = n * 10
+    summary_lines("demo lines").append(f"line {n}")
 """
 
 
@@ -147,3 +148,5 @@ def test_summary_lines_noted_on_workers_are_printed_once(inner_pytest):
         assert output.count("demo section") == 1, output
         lines = [line for line in output.splitlines() if line.startswith("value ")]
         assert sorted(lines) == ["value 0: 0", "value 1: 10", "value 2: 20", "value 3: 30"], output
+        lines = [line for line in output.splitlines() if line.startswith("line ")]
+        assert sorted(lines) == ["line 0", "line 1", "line 2", "line 3"], output

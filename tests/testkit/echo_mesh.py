@@ -32,7 +32,7 @@ from localmesh.loader import load_text
 from localmesh.model import Mesh, build_mesh
 from localmesh.topology import Endpoint, Topology
 from testkit.envoy import EnvoyProcess, run_envoy
-from testkit.processes import stop_process, wait_for_http
+from testkit.processes import free_port, stop_process, wait_for_http
 
 ECHO = Path(__file__).with_name("echo_server.py")
 NAMESPACE = "echo"
@@ -231,17 +231,9 @@ def topology_for(mesh: Mesh, pods: list) -> Topology:
 
 
 def distinct_free_ports(count: int) -> list:
-    """count different free loopback ports (held open together while they are picked)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """count different free loopback ports (free_port hands them out in turn, from this worker's
+    own range: another worker or an outgoing connection cannot take one before it is bound)."""
+    return [free_port() for _ in range(count)]
 
 
 @contextmanager
