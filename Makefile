@@ -15,8 +15,14 @@ REQUIREMENTS := requirements-dev.txt constraints.txt $(addsuffix /pyproject.toml
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+ifdef PYTEST_CURRENT_TEST
+# A test that runs a make target (make traffic, make images) runs from this venv: rebuilding it
+# after an edit of a requirements file would delete it under every test still running.
+$(STAMP): ;
+else
 $(STAMP): $(REQUIREMENTS)
 	@PYTHON="$(PYTHON)" VENV="$(VENV)" STAMP="$(STAMP)" PACKAGES="$(PACKAGES)" bash scripts/install.sh
+endif
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
@@ -48,8 +54,8 @@ bench: $(STAMP) ## Measure the mesh hop, the product page, tracing and analyze (
 # mesh on one worker). The tests mostly wait on processes, so more workers than cores pays off; 4
 # was fastest on 2 cores without loading them so much that probe timeouts start to fail (README).
 TEST_WORKERS ?= 4
-# The inner loop: everything that starts no Envoy, container, browser or database.
-FAST_TESTS := not envoy and not containers and not browser and not postgres
+# The inner loop: everything that starts no Envoy, container, browser or database, nor is slow.
+FAST_TESTS := not envoy and not containers and not browser and not postgres and not slow
 # This checkout's own temporary folder: the last run's logs (mesh state, pod and Envoy logs) stay
 # there for a look after a failure, and no other checkout's pytest cleans them away meanwhile.
 TEST_TMP := build/pytest

@@ -21,6 +21,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from testkit.processes import REPO_ROOT
 
+# The first run downloads a wheel of every pin for three platforms (minutes).
+pytestmark = pytest.mark.slow
+
 CACHE = REPO_ROOT / "build" / "platform-wheels"
 
 

@@ -26,7 +26,7 @@ def inner_pytest(pytester, monkeypatch):
             path = pytester.path / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(source))
-        plugins_off = ("cacheprovider", "cloudcoil", "ddtrace", "locust", "anyio")
+        plugins_off = ("cacheprovider", "ddtrace", "locust", "anyio", "schemathesis", "hypothesispytest")
         return pytester.runpytest_subprocess(*(f"-pno:{name}" for name in plugins_off), *args, timeout=240)
 
     return run
