@@ -25,11 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mesh.meshkit import banner_version, descendants_alive, get
 from scipy.stats import binom
-from testkit.processes import REPO_ROOT, VENV_BIN, free_port
+from testkit.processes import REPO_ROOT, VENV_BIN, free_port, start_with_port_block
 
 from docs.coursebook import Always, Block, OutputCheck, PageCheck, Shows, Split, Status
 from localmesh.loader import load_paths
 from localmesh.model import build_mesh
+from localmesh.runtime.ports import PORT_RANGE_VARIABLE
 from localmesh.topology import ADMIN_PORT, GATEWAY_PORT, TracingConfig, plan_service_ports
 
 ALWAYS_VIEWS = 100  # a 90/10 split passes "always" by luck with odds 0.9**100, about 3e-5
@@ -161,8 +162,14 @@ class Mesh:
     def start(self, command: str) -> str:
         """Start the foreground command; wait until `up` serves its control API (all pods ready)."""
         log = open(self.log_path, "w")
-        self.process = subprocess.Popen(["bash", "-c", command], cwd=REPO_ROOT, env=self.env(), stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+        def launch(ports: range) -> subprocess.Popen:
+            # Its pods, listeners and agent get ports no other process of the run picks.
+            env = {**self.env(), PORT_RANGE_VARIABLE: f"{ports.start}-{ports.stop - 1}"}
+            return subprocess.Popen(["bash", "-c", command], cwd=REPO_ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+        self.process = start_with_port_block(launch)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:

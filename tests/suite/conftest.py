@@ -22,6 +22,9 @@ def inner_pytest(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(TESTS))
 
     def run(files: dict, *args: str) -> pytest.RunResult:
+        # Its own configuration: under `make test` the folder is inside the checkout, whose
+        # pyproject.toml would otherwise be the inner run's (rootdir, addopts).
+        (pytester.path / "pytest.ini").write_text("[pytest]\n")
         for name, source in files.items():
             path = pytester.path / name
             path.parent.mkdir(parents=True, exist_ok=True)
