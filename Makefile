@@ -60,7 +60,7 @@ FAST_TESTS := not envoy and not containers and not browser and not postgres and 
 # there for a look after a failure, and no other checkout's pytest cleans them away meanwhile.
 TEST_TMP := build/pytest
 
-test: $(STAMP) ## Run the whole suite in parallel (about 5 min on 2 idle cores)
+test: $(STAMP) ## Run the whole suite in parallel (about 8 min on 2 shared cores)
 	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP)
 
 test-fast: $(STAMP) ## Run what starts no Envoy, container, browser or database (about 1 min)
