@@ -7,6 +7,7 @@ import itertools
 import os
 import random
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from typing import Optional
 
@@ -25,42 +26,58 @@ class PortInUse(Exception):
 # range of its own, so two of them never pick the same port (Envoy binds listeners with
 # SO_REUSEPORT: a shared port would not fail, it would split the connections between them).
 PORT_RANGE_VARIABLE = "LOCALMESH_PORT_RANGE"
-_range: Optional[tuple] = None  # (how many ports, the ports in turn from a random start)
 
 
-def _port_range() -> Optional[tuple]:
-    global _range
+class PortPicker:
+    """Ports on a host that nothing listens on: the kernel's pick, or, given a range, its ports in
+    turn from a random start, so a port given out is not given out again before the range is
+    through (the tests give each process a range of its own)."""
+
+    def __init__(self, ports: Optional[range] = None) -> None:
+        self.ports = ports
+        self._lock = threading.Lock()
+        if ports:
+            start = random.randrange(len(ports))
+            self._next = itertools.cycle([*ports[start:], *ports[:start]])
+
+    def __call__(self, host: str = "127.0.0.1") -> int:
+        if not self.ports:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                return sock.getsockname()[1]
+        with self._lock:
+            for _ in range(len(self.ports)):
+                port = next(self._next)
+                with socket.socket() as sock:
+                    try:
+                        sock.bind((host, port))
+                    except OSError:
+                        continue
+                return port
+        raise PortInUse(f"no free port left in {self.ports.start}-{self.ports.stop - 1}")
+
+
+def port_range_from_environment() -> Optional[range]:
+    """$LOCALMESH_PORT_RANGE as a range; None when unset."""
     raw = os.environ.get(PORT_RANGE_VARIABLE, "").strip()
     if not raw:
         return None
-    if _range is None:
-        low, _, high = raw.partition("-")
-        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
-            raise SystemExit(f"localmesh: {PORT_RANGE_VARIABLE}={raw!r}: expected LOW-HIGH within 1024-65535")
-        ports = list(range(int(low), int(high) + 1))
-        start = random.randrange(len(ports))
-        _range = (len(ports), itertools.cycle(ports[start:] + ports[:start]))
-    return _range
+    low, _, high = raw.partition("-")
+    if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+        raise SystemExit(f"localmesh: {PORT_RANGE_VARIABLE}={raw!r}: expected LOW-HIGH within 1024-65535")
+    return range(int(low), int(high) + 1)
+
+
+_picker: Optional[PortPicker] = None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port on host that nothing listens on right now: the kernel's pick, or the next free one
     of $LOCALMESH_PORT_RANGE."""
-    port_range = _port_range()
-    if port_range is None:
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            return sock.getsockname()[1]
-    size, ports = port_range
-    for _ in range(size):
-        port = next(ports)
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-        return port
-    raise PortInUse(f"no free port left in {PORT_RANGE_VARIABLE}={os.environ[PORT_RANGE_VARIABLE]}")
+    global _picker
+    if _picker is None:
+        _picker = PortPicker(port_range_from_environment())
+    return _picker(host)
 
 
 def plan_listener_ports(

@@ -21,9 +21,8 @@ from typing import Optional
 import yaml
 from testkit.processes import REPO_ROOT, free_port, start_with_port_block
 
-from localmesh.runtime.ports import PORT_RANGE_VARIABLE
-
 from localmesh.loader import kustomization_files
+from localmesh.runtime.ports import PORT_RANGE_VARIABLE
 
 LOCALMESH = [sys.executable, "-m", "localmesh"]
 ISTIO = REPO_ROOT / "istio"

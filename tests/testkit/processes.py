@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
+
+from localmesh.runtime.ports import PortPicker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES = REPO_ROOT / "services"
@@ -53,25 +52,9 @@ if _own_count < 200:
                        "run fewer pytest-xdist workers")
 _PORTS = _WORKER_PORTS[:_own_count]
 _BLOCKS = [_WORKER_PORTS[_own_count + i * PORT_BLOCK_SIZE:][:PORT_BLOCK_SIZE] for i in range(PORT_BLOCKS)]
-# From a random start, so that test runs in two checkouts at once rarely walk the same ports.
-_START = random.randrange(len(_PORTS))
-_next_port = itertools.cycle([*_PORTS[_START:], *_PORTS[:_START]])
-_port_lock = threading.Lock()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now. Ports come in turn from this
-    process's range (about a thousand or more), so a port given out is not given out again soon."""
-    with _port_lock:
-        for _ in range(len(_PORTS)):
-            port = next(_next_port)
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
+# Ports of its own part come in turn from a random start (localmesh's picker), so that test runs
+# in two checkouts at once rarely walk the same ports.
+free_port = PortPicker(_PORTS)
 
 
 class PortBlocks:
