@@ -56,14 +56,17 @@ bench: $(STAMP) ## Measure the mesh hop, the product page, tracing and analyze (
 TEST_WORKERS ?= 4
 # The inner loop: everything that starts no Envoy, container, browser or database, nor is slow.
 FAST_TESTS := not envoy and not containers and not browser and not postgres and not slow
-# This checkout's own temporary folder: the last run's logs (mesh state, pod and Envoy logs) stay
-# there for a look after a failure, and no other checkout's pytest cleans them away meanwhile.
-TEST_TMP := build/pytest
+# This checkout's own temporary folder, outside it (tests count on tmp_path being outside the
+# repository): the last run's logs (mesh state, pod and Envoy logs) stay there for a look after a
+# failure, and no other checkout's pytest cleans them away meanwhile.
+TEST_TMP := $(or $(TMPDIR),/tmp)/shop-tests-$(shell printf %s "$(CURDIR)" | cksum | cut -d" " -f1)
 
 test: $(STAMP) ## Run the whole suite in parallel (about 8 min on 2 shared cores)
+	@echo "Temporary files and logs of this run: $(TEST_TMP)"
 	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP)
 
 test-fast: $(STAMP) ## Run what starts no Envoy, container, browser or database (about 1 min)
+	@echo "Temporary files and logs of this run: $(TEST_TMP)"
 	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP) -m "$(FAST_TESTS)"
 
 lint: $(STAMP) ## Check the code with ruff

@@ -4,7 +4,8 @@
 into the inner loop. This plugin watches every process the test process starts while a test is
 set up or runs (teardown only stops things) and fails the test, before the process starts, when
 the marker is missing. Processes started by those processes are judged by their parent: a
-`localmesh up` starts Envoy, `make images` runs the container engine.
+`localmesh up` starts Envoy (also one a test expects to refuse its input: that cannot be told in
+advance), `make images` runs the container engine.
 """
 
 from __future__ import annotations
