@@ -9,11 +9,14 @@ import sys
 import time
 import urllib.request
 
+import pytest
 from mesh.meshkit import BASE, CANARY, MeshUp, get
 from testkit.processes import REPO_ROOT, free_port
 
 from localmesh.tracing.agent import agent_answers
 from tracing.tracekit import app_request_span, is_page_view, roots, run_test_agent, shown_version
+
+pytestmark = pytest.mark.envoy
 
 PRODUCT = "/products/chef-knife"
 

@@ -146,9 +146,9 @@ class Shop:
         return f"http://127.0.0.1:{self.gateway_port}"
 
 
-def manifest_dd_settings(service: str) -> dict:
-    """The literal DD_* values the canary manifests give the service's pods (tracer tuning and
-    span naming), so the tests and bench/tracing_bench.py run the tracer as the cluster does."""
+def manifest_settings(service: str) -> dict:
+    """The literal DD_* values (tracer tuning, span naming) and the worker count the canary
+    manifests give the service's pods, so the tests and bench/ run the services as the cluster does."""
     settings: dict = {}
     for path in CANARY_FILES:
         for manifest in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
@@ -158,7 +158,8 @@ def manifest_dd_settings(service: str) -> dict:
                 if doc["spec"]["template"]["metadata"]["labels"].get("app") != service:
                     continue
                 for item in doc["spec"]["template"]["spec"]["containers"][0].get("env", []):
-                    if item["name"].startswith("DD_") and "value" in item:
+                    wanted = item["name"].startswith("DD_") or item["name"] == "WEB_CONCURRENCY"
+                    if wanted and "value" in item:
                         settings[item["name"]] = item["value"]
     assert settings, f"no Deployment of {service} in {CANARY_FILES}"
     return settings
@@ -167,10 +168,8 @@ def manifest_dd_settings(service: str) -> dict:
 def service_env(service: str, version: str, agent_url: Optional[str]) -> dict:
     """What the manifests give each pod (unified service tagging), pointed at agent_url."""
     env = {
-        **manifest_dd_settings(service),
+        **manifest_settings(service),
         "DD_ENV": ENV, "DD_SERVICE": service, "DD_VERSION": version,
-        "DD_REMOTE_CONFIGURATION_ENABLED": "false",
-        "WEB_CONCURRENCY": "2",
     }
     if agent_url is None:
         env["DD_TRACE_ENABLED"] = "false"
