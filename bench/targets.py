@@ -1,0 +1,147 @@
+"""`make bench`: every measure the shop has a target for, side by side in one run, in one table.
+
+  - what tracing costs the product page, with the agent and without one (bench/tracing_bench.py),
+    and how many spans a product page view makes;
+  - `make run`: from the command to its ready banner, the memory of everything it started, and
+    what one mesh hop adds (bench/mesh_bench.py);
+  - `localmesh analyze` on the shipped canary set (the Makefile's ISTIO_CANARY), wall time.
+Prints the measurements, then one table: measure, value, target, met?, with the machine and its
+load before and after (other work on the machine skews every number: take the figures that go
+into the README on an idle machine). Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mesh_bench
+import tracing_bench
+
+REPO = Path(__file__).resolve().parents[1]
+ANALYZER_RUNS = 3
+
+# The targets: a measured value at or below its target meets it.
+TARGETS = {
+    "cost": 0.15,  # share of the untraced product page throughput
+    "spans": 8,  # per product page view, Envoy's included
+    "pss_mb": 400.0,
+    "analyze_s": 1.0,
+    "hop_ms": 0.8,
+    "ready_s": 10.0,
+}
+
+
+def time_analyzer(files: list, runs: int = ANALYZER_RUNS) -> float:
+    """Median wall time of `localmesh analyze files`, as a user runs it (a fresh process each time)."""
+    times = []
+    for _ in range(runs):
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "localmesh", "analyze", *files], cwd=REPO,
+                                capture_output=True, text=True)
+        times.append(time.monotonic() - started)
+        if result.returncode != 0:
+            raise SystemExit(f"localmesh analyze {' '.join(files)} failed:\n{result.stdout}{result.stderr}")
+    return statistics.median(times)
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "?")
+    return f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}"
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def met(value: float, target: float) -> str:
+    return "yes" if value <= target else "NO"
+
+
+def table(tracing: dict, run: mesh_bench.MakeRun, memory: dict, hop: dict, analyze_s: float) -> list:
+    agent_cost = tracing_bench.cost_of(tracing, "agent")
+    no_agent_cost = tracing_bench.cost_of(tracing, "no-agent")
+    missing = tracing["no-agent"]["missing_agent"]
+    # ddtrace logs a repeated line at most once a minute per process: more means per request.
+    quiet = missing["apps"] <= missing["processes"] * (1 + tracing["no-agent"]["seconds"] // 60)
+    spans = tracing["agent"]["spans"]
+    most = max(spans) if spans else 0
+    rps = {mode: f"{result['rps']:.0f}" for mode, result in tracing.items()}
+    rows = [
+        ("product page throughput cost of tracing (agent on)",
+         f"{agent_cost:.0%} ({rps['agent']} vs {rps['off']} req/s)", f"<= {TARGETS['cost']:.0%}",
+         met(agent_cost, TARGETS["cost"])),
+        ("same with no agent listening",
+         f"{no_agent_cost:.0%} ({rps['no-agent']} req/s); {missing['apps']} error lines from "
+         f"{missing['processes']} services", f"<= {TARGETS['cost']:.0%}, no error log per request",
+         "yes" if no_agent_cost <= TARGETS["cost"] and quiet else "NO"),
+        ("spans per product page view (Envoy's included)",
+         f"{most} (most of {sum(spans.values())} views)" if spans else "no views arrived",
+         f"<= {TARGETS['spans']}", met(most, TARGETS["spans"]) if spans else "NO"),
+        ("`make run` stack memory (PSS: pods, Envoy, agent, localmesh)",
+         f"{memory['pss']:.0f} MB (RSS {memory['rss']:.0f} MB)", f"<= {TARGETS['pss_mb']:.0f} MB",
+         met(memory["pss"], TARGETS["pss_mb"])),
+        ("`localmesh analyze` on the shipped canary set, wall time", f"{analyze_s:.2f} s (median of "
+         f"{ANALYZER_RUNS})", f"<= {TARGETS['analyze_s']:g} s", met(analyze_s, TARGETS["analyze_s"])),
+        ("one mesh hop, p50 added at the hop rate", f"{hop['added_p50_ms']:.2f} ms "
+         f"({hop['meshed']['rps']:.0f} req/s)", f"<= {TARGETS['hop_ms']:g} ms",
+         met(hop["added_p50_ms"], TARGETS["hop_ms"])),
+        ("`make run` from command to ready banner, warm venv", f"{run.ready_s:.1f} s",
+         f"<= {TARGETS['ready_s']:g} s", met(run.ready_s, TARGETS["ready_s"])),
+    ]
+    lines = ["| measure | value | target | met? |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15, help="length of each load run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (tracing cost)")
+    parser.add_argument("--hop-rps", type=int, default=500, help="request rate of the mesh hop runs")
+    parser.add_argument("--canary", default="istio/ecommerce-istio istio/frontend-gateway.yaml istio/ads_v2",
+                        help="the manifests `localmesh analyze` is timed on (make bench passes ISTIO_CANARY)")
+    args = parser.parse_args()
+    start_load = load()
+    print(f"machine: {machine()}; load average at the start: {start_load}", flush=True)
+
+    print(f"localmesh analyze {args.canary} ({ANALYZER_RUNS} runs) ...", flush=True)
+    analyze_s = time_analyzer(args.canary.split())
+
+    print("make run: start, 200 page views, memory, the mesh hop ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-make-run-") as tmp:
+        run = mesh_bench.start_make_run(Path(tmp))
+        try:
+            mesh_bench.warm_up(run.gateway)
+            memory = mesh_bench.memory_mb(run.process.pid)
+            hop = mesh_bench.mesh_hop(run, args.hop_rps, args.seconds)
+        finally:
+            run.stop()
+
+    tracing = {}
+    for mode in tracing_bench.MODES:
+        print(f"tracing {mode}: {args.seconds} s of wrk -c {args.connections} on {tracing_bench.PATH} ...",
+              flush=True)
+        result = tracing_bench.measure(mode, args.seconds, args.connections)
+        tracing[mode] = {**result, "seconds": args.seconds}
+
+    print()
+    print("\n".join(tracing_bench.details(tracing)))
+    print("\n".join(mesh_bench.details(run, memory, hop)))
+    print()
+    print("\n".join(table(tracing, run, memory, hop, analyze_s)))
+    print(f"\n{time.strftime('%Y-%m-%d')}, {machine()}; load average at the start {start_load}, "
+          f"at the end {load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
