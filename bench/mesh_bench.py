@@ -8,7 +8,8 @@ directory, and measures:
      counts pages shared between forked processes once);
   3. GET /ads directly to the v1 pod, then through the mesh listener (page-source: home, which
      the canary VirtualService routes to v1, so both reach the same pod), at a fixed rate with
-     `hey` (-q per worker x -c workers), every request's time from hey's CSV output.
+     `hey` (-q per worker x -c workers), every request's time from hey's CSV output: once on
+     `make run TRACE_AGENT=off` (the mesh alone) and once on `make run` (with its tracing).
 Run by hand: `make bench` (bench/targets.py), or alone: python bench/mesh_bench.py.
 Not a test: numbers depend on the machine.
 """
@@ -78,12 +79,16 @@ def page(url: str) -> str:
         return response.read().decode()
 
 
-def start_make_run(workdir: Path, timeout: float = 180) -> MakeRun:
-    """`make run` on free ports (gateway, Envoy admin, listeners, trace agent), timed to its banner."""
+def start_make_run(workdir: Path, tracing: bool = True, timeout: float = 180) -> MakeRun:
+    """`make run` on free ports (gateway, Envoy admin, listeners, trace agent), timed to its banner.
+
+    tracing False: TRACE_AGENT=off (no agent, tracing off in the pods and Envoy)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     gateway, state, log = free_port(), workdir / "state", workdir / "make-run.log"
     env = {**os.environ, "GATEWAY_PORT": str(gateway), "LOCALMESH_ADMIN_PORT": str(free_port()),
            "LOCALMESH_FREE_PORTS": "1", "LOCALMESH_STATE": str(state)}
-    command = ["make", "--no-print-directory", "run", f"TRACE_AGENT=auto:127.0.0.1:{free_port()}"]
+    agent = f"auto:127.0.0.1:{free_port()}" if tracing else "off"
+    command = ["make", "--no-print-directory", "run", f"TRACE_AGENT={agent}"]
     started = time.monotonic()
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -201,7 +206,7 @@ def program_name(pid: int) -> str:
     return program
 
 
-def details(run: MakeRun, memory: dict, hop: dict) -> list:
+def details(run: MakeRun, memory: dict, hops: dict) -> list:
     """The measurements behind the summary rows, as lines of text."""
     lines = [f"make run: ready banner after {run.ready_s:.1f} s, first ad banner after "
              f"{run.first_banner_s:.1f} s",
@@ -210,11 +215,30 @@ def details(run: MakeRun, memory: dict, hop: dict) -> list:
     for name, entry in sorted(memory["per_program"].items(), key=lambda item: -item[1]["pss"]):
         lines.append(f"  {name}: PSS {entry['pss']:.0f} MB, RSS {entry['rss']:.0f} MB, "
                      f"{entry['processes']} process(es)")
-    for name, result in (("direct to the v1 pod", hop["direct"]), ("through the mesh", hop["meshed"])):
-        lines.append(f"/ads {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.2f} ms, "
-                     f"p90 {result['p90']:.2f} ms, p99 {result['p99']:.2f} ms, "
-                     f"errors {result['errors']}/{result['n']}")
+    for setting, hop in hops.items():
+        for name, result in (("direct to the v1 pod", hop["direct"]), ("through the mesh", hop["meshed"])):
+            lines.append(f"{setting}: /ads {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.2f} ms, "
+                         f"p90 {result['p90']:.2f} ms, p99 {result['p99']:.2f} ms, "
+                         f"errors {result['errors']}/{result['n']}")
+        lines.append(f"{setting}: one mesh hop adds {hop['added_p50_ms']:.2f} ms at the median")
     return lines
+
+
+def measure_make_run(workdir: Path, hop_rps: int, seconds: int) -> tuple:
+    """`make run` timed, its memory after the warm-up, and the mesh hop with and without tracing."""
+    run = start_make_run(workdir / "traced")
+    try:
+        warm_up(run.gateway)
+        memory = memory_mb(run.process.pid)
+        traced_hop = mesh_hop(run, hop_rps, seconds)
+    finally:
+        run.stop()
+    untraced = start_make_run(workdir / "untraced", tracing=False)
+    try:
+        plain_hop = mesh_hop(untraced, hop_rps, seconds)
+    finally:
+        untraced.stop()
+    return run, memory, {"tracing off": plain_hop, "make run (tracing on)": traced_hop}
 
 
 def main() -> int:
@@ -226,14 +250,8 @@ def main() -> int:
         print("mesh_bench needs hey (apt-get install hey)", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="localmesh-bench-") as tmp:
-        run = start_make_run(Path(tmp))
-        try:
-            warm_up(run.gateway)
-            memory = memory_mb(run.process.pid)
-            hop = mesh_hop(run, args.hop_rps, args.seconds)
-        finally:
-            run.stop()
-    print("\n".join(details(run, memory, hop)))
+        run, memory, hops = measure_make_run(Path(tmp), args.hop_rps, args.seconds)
+    print("\n".join(details(run, memory, hops)))
     return 0
 
 

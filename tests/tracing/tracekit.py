@@ -75,9 +75,10 @@ class TestAgent:
 def run_test_agent(workdir: Path) -> Iterator[TestAgent]:
     """ddapm-test-agent on free loopback ports (its OTLP and web UI ports too)."""
     port = free_port()
+    # At INFO it would pretty-print every trace it gets, which costs it more than decoding them.
     command = [str(VENV_BIN / "ddapm-test-agent"), "--host", "127.0.0.1", "--port", str(port),
                "--otlp-http-port", str(free_port()), "--otlp-grpc-port", str(free_port()),
-               "--web-ui-port", str(free_port())]
+               "--web-ui-port", str(free_port()), "--log-level", "WARNING"]
     log_path = workdir / "test-agent.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
