@@ -4,7 +4,7 @@
     and how many spans a product page view makes;
   - `make run`: from the command to its ready banner, the memory of everything it started, and
     what one mesh hop adds (bench/mesh_bench.py);
-  - `localmesh analyze` on the shipped canary set (the Makefile's ISTIO_CANARY), wall time.
+  - `localmesh analyze` on the shipped canary set, wall time (bench/analyze_bench.py).
 Prints the measurements, then one table: measure, value, target, met?, with the machine and its
 load before and after (other work on the machine skews every number: take the figures that go
 into the README on an idle machine). Not a test: numbers depend on the machine.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,11 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import analyze_bench
 import mesh_bench
 import tracing_bench
 
-REPO = Path(__file__).resolve().parents[1]
-ANALYZER_RUNS = 3
+ANALYZER_RUNS = 5
+LOAD_TOOLS = ("wrk", "hey")
 
 # The targets: a measured value at or below its target meets it.
 TARGETS = {
@@ -39,17 +41,24 @@ TARGETS = {
 }
 
 
-def time_analyzer(files: list, runs: int = ANALYZER_RUNS) -> float:
-    """Median wall time of `localmesh analyze files`, as a user runs it (a fresh process each time)."""
-    times = []
-    for _ in range(runs):
-        started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "localmesh", "analyze", *files], cwd=REPO,
-                                capture_output=True, text=True)
-        times.append(time.monotonic() - started)
-        if result.returncode != 0:
-            raise SystemExit(f"localmesh analyze {' '.join(files)} failed:\n{result.stdout}{result.stderr}")
-    return statistics.median(times)
+def time_analyzer(runs: int = ANALYZER_RUNS) -> float:
+    """Median wall time of `localmesh analyze` on the canary set, a fresh process each time."""
+    command = [str(Path(sys.executable).parent / "localmesh"), "analyze", *analyze_bench.CANARY]
+    analyze_bench.one_run(command)  # warms the file cache
+    return statistics.median(analyze_bench.one_run(command)[0] for _ in range(runs))
+
+
+def ensure_tools(tools: tuple = LOAD_TOOLS) -> None:
+    """wrk and hey, from Debian: installed here when this is root with apt-get, else named."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise SystemExit(f"make bench needs {' and '.join(missing)}: apt-get install {' '.join(missing)}")
+    print(f"bench: installing {' '.join(missing)} (apt-get install {' '.join(missing)})", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def machine() -> str:
@@ -109,14 +118,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15, help="length of each load run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (tracing cost)")
     parser.add_argument("--hop-rps", type=int, default=500, help="request rate of the mesh hop runs")
-    parser.add_argument("--canary", default="istio/ecommerce-istio istio/frontend-gateway.yaml istio/ads_v2",
-                        help="the manifests `localmesh analyze` is timed on (make bench passes ISTIO_CANARY)")
     args = parser.parse_args()
+    ensure_tools()
     start_load = load()
     print(f"machine: {machine()}; load average at the start: {start_load}", flush=True)
 
-    print(f"localmesh analyze {args.canary} ({ANALYZER_RUNS} runs) ...", flush=True)
-    analyze_s = time_analyzer(args.canary.split())
+    print(f"localmesh analyze {' '.join(analyze_bench.CANARY)} ({ANALYZER_RUNS} runs) ...", flush=True)
+    analyze_s = time_analyzer()
 
     print("make run: start, 200 page views, memory, the mesh hop; again with TRACE_AGENT=off for the hop ...",
           flush=True)
