@@ -201,6 +201,8 @@ def program_name(pid: int) -> str:
     raw = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     argv = [Path(arg.decode(errors="replace")).name for arg in raw]
     program = argv[1] if argv[0].startswith("python") and len(argv) > 1 else argv[0]
+    if program == "-m" and len(argv) > 2:  # python -m <module>
+        program = raw[2].decode(errors="replace")
     if program == "gunicorn":
         return f"gunicorn ({Path(os.readlink(f'/proc/{pid}/cwd')).name})"
     return program
