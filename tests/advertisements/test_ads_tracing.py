@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 from testkit.processes import SERVICES, VENV_BIN, run_service
-from tracing.tracekit import run_test_agent, service_env
+from tracing.tracekit import run_test_agent, run_traced_script, service_env
 
 # What the mesh Envoy sends along with a call: its span's context, Datadog style.
 CALLER_TRACE_ID = 0x5B2F1D04E6A3C911
@@ -122,11 +122,7 @@ print("STATUS", app.test_client().get("/fails").status_code)
 def test_an_exception_marks_the_span_with_it(tmp_path):
     """ddtrace-run python; the service's own JSON error handler turns the exception into a 500."""
     with run_test_agent(tmp_path) as agent:
-        env = {**service_env("advertisements", "2.0", agent.url), "PATH": str(VENV_BIN)}
-        command = [str(VENV_BIN / "ddtrace-run"), sys.executable, "-c", FAILING_VIEW,
-                   str(SERVICES / "advertisements")]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-        assert result.returncode == 0, result.stderr
+        result = run_traced_script(FAILING_VIEW, "advertisements", "2.0", agent.url)
         assert "STATUS 500" in result.stdout
         [span] = spans_for(agent, "/fails")
     assert span["error"] == 1

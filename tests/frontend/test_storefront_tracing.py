@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from storefront_pages import banner
 from testkit.processes import SERVICES, VENV_BIN, run_service
-from tracing.tracekit import describe, get_page, run_test_agent, service_env
+from tracing.tracekit import describe, get_page, run_test_agent, run_traced_script, service_env
 
 PRODUCT = "/products/smart-speaker"
 
@@ -118,11 +118,7 @@ print("STATUS", app.test_client().get("/fails").status_code)
 def test_a_failing_view_marks_the_request_span_with_its_exception(tmp_path):
     """ddtrace-run python with the app's own error handler turning the exception into a 500."""
     with run_test_agent(tmp_path) as agent:
-        env = {**service_env("frontend", "1.0", agent.url), "PATH": str(VENV_BIN)}
-        script = [sys.executable, "-c", FAILING_VIEW, str(SERVICES / "frontend")]
-        command = [str(VENV_BIN / "ddtrace-run"), *script]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-        assert result.returncode == 0, result.stderr
+        result = run_traced_script(FAILING_VIEW, "frontend", "1.0", agent.url)
         assert "STATUS 500" in result.stdout
         traces = agent.wait_for_traces(lambda t: any(s["resource"] == "GET /fails" for tr in t for s in tr),
                                        "the failing request's span")

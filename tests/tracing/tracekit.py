@@ -22,7 +22,15 @@ from typing import Callable, Optional
 
 import yaml
 from testkit.envoy import run_envoy
-from testkit.processes import REPO_ROOT, VENV_BIN, ServiceProcess, free_port, run_service, wait_for_http
+from testkit.processes import (
+    REPO_ROOT,
+    SERVICES,
+    VENV_BIN,
+    ServiceProcess,
+    free_port,
+    run_service,
+    wait_for_http,
+)
 
 from localmesh.envoy import build_static_config
 from localmesh.loader import kustomization_files, load_paths
@@ -226,6 +234,16 @@ def run_shop(workdir: Path, agent_url: Optional[str], tracing: Optional[TracingC
             envoy.wait_for_healthy(cluster, 1)
         shop.envoy = envoy
         yield shop
+
+
+def run_traced_script(script: str, service: str, version: str, agent_url: str) -> subprocess.CompletedProcess:
+    """`ddtrace-run python -c script services/<service>` with the manifests' DD_* settings, sending to
+    agent_url; the script finds the service's package through sys.argv[1]."""
+    env = {**service_env(service, version, agent_url), "PATH": str(VENV_BIN)}
+    command = [str(VENV_BIN / "ddtrace-run"), str(VENV_BIN / "python"), "-c", script, str(SERVICES / service)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def get_page(url: str) -> tuple:
