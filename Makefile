@@ -45,10 +45,8 @@ TRACE_AGENT_URL ?= http://127.0.0.1:8126
 traces: $(STAMP) ## Summarise the traces of `make run` per service and version, with an example trace
 	@$(BIN)/localmesh traces --agent $(TRACE_AGENT_URL)
 
-bench: $(STAMP) ## Measure the mesh hop, the product page, tracing and analyze (not a test)
-	$(BIN)/python bench/mesh_bench.py
-	PYTHONPATH=tests $(BIN)/python bench/tracing_bench.py
-	$(BIN)/python bench/analyze_bench.py
+bench: $(STAMP) ## Measure tracing cost, spans, memory, the mesh hop, the analyzer and `make run` against their targets
+	PYTHONPATH=tests $(BIN)/python bench/targets.py
 
 # Parallel (pytest-xdist; pyproject.toml's addopts keep tests that share a server, the images or a
 # mesh on one worker). The tests mostly wait on processes, so more workers than cores pays off; 4

@@ -1,14 +1,17 @@
-"""What the local mesh costs: one Envoy hop, the product page, and the memory of the stack.
+"""What the local mesh costs: `make run`'s start, one Envoy hop, and the memory of the stack.
 
-Starts the `make run` stack (`localmesh up` on free ports), then drives it with `hey` at a
-fixed request rate (-q per worker x -c workers) and reads every request's time from hey's
-CSV output:
-  1. GET /ads directly to the v1 pod, then through the mesh listener (page-source: home, which
-     the canary VirtualService routes to v1, so both reach the same pod) at 500 rps;
-  2. the product page through the gateway at 200 rps (frontend -> Envoy -> ads);
-  3. resident memory of every process the stack started (RSS, and PSS, which counts pages
-     shared between forked gunicorn workers once).
-Run by hand: `make bench`. Not a test: numbers depend on the machine.
+Starts the real `make run` (the canary with its trace agent) on free ports and its own state
+directory, and measures:
+  1. how long `make run` takes from the command to its ready banner (warm venv), and to the
+     first page that shows an ad banner;
+  2. resident memory of every process it started, after 200 page views (RSS, and PSS, which
+     counts pages shared between forked processes once);
+  3. GET /ads directly to the v1 pod, then through the mesh listener (page-source: home, which
+     the canary VirtualService routes to v1, so both reach the same pod), at a fixed rate with
+     `hey` (-q per worker x -c workers), every request's time from hey's CSV output: once on
+     `make run TRACE_AGENT=off` (the mesh alone) and once on `make run` (with its tracing).
+Run by hand: `make bench` (bench/targets.py), or alone: python bench/mesh_bench.py.
+Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,12 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CANARY = ["-k", "istio/ecommerce-istio", "-k", "istio/ads_v2"]  # what `make run` serves
-GOALS = {"hop_p50_ms": 1.0, "p99_ratio": 2.0, "page_p99_ms": 50.0, "stack_mb": 600.0}
+BANNER = re.compile(r'data-ads-version="([^"]+)"')
+READY_LINE = "localmesh: ready"
+WARM_UP_VIEWS = 200
 
 
 def free_port() -> int:
@@ -45,24 +52,75 @@ def localmesh(*args: str, state: Path) -> dict:
     return json.loads(out.stdout) if "--json" in args else {}
 
 
-def start_stack(state: Path) -> tuple:
-    gateway, admin = free_port(), free_port()
-    command = [sys.executable, "-m", "localmesh", "up", "--state-dir", str(state), "--free-listener-ports",
-               "--gateway-port", str(gateway), "--admin-port", str(admin), "--log-files-only", *CANARY]
-    log = open(state.parent / "up.log", "w")
-    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"localmesh up exited: see {state.parent / 'up.log'}")
-        try:
-            if json.loads((state / "control.json").read_text())["pid"] == process.pid:
-                return process, gateway
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.3)
-    raise SystemExit("localmesh up did not get ready in 180s")
+@dataclass
+class MakeRun:
+    """A running `make run` and what it took to get there."""
+
+    process: subprocess.Popen
+    state: Path
+    gateway: str
+    log: Path
+    ready_s: float = 0.0
+    first_banner_s: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # make and everything under it
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def start_make_run(workdir: Path, tracing: bool = True, timeout: float = 180) -> MakeRun:
+    """`make run` on free ports (gateway, Envoy admin, listeners, trace agent), timed to its banner.
+
+    tracing False: TRACE_AGENT=off (no agent, tracing off in the pods and Envoy)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    gateway, state, log = free_port(), workdir / "state", workdir / "make-run.log"
+    env = {**os.environ, "GATEWAY_PORT": str(gateway), "LOCALMESH_ADMIN_PORT": str(free_port()),
+           "LOCALMESH_FREE_PORTS": "1", "LOCALMESH_STATE": str(state)}
+    agent = f"auto:127.0.0.1:{free_port()}" if tracing else "off"
+    command = ["make", "--no-print-directory", "run", f"TRACE_AGENT={agent}"]
+    started = time.monotonic()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    run = MakeRun(process, state, f"http://127.0.0.1:{gateway}", log)
+    try:
+        while READY_LINE not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() - started > timeout:
+                raise SystemExit(f"make run did not get ready: see {log}")
+            time.sleep(0.05)
+        run.ready_s = time.monotonic() - started
+        while True:
+            try:
+                if BANNER.search(page(run.gateway + "/")):
+                    break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() - started > timeout:
+                raise SystemExit(f"make run never showed an ad banner: see {log}")
+            time.sleep(0.05)
+        run.first_banner_s = time.monotonic() - started
+    except BaseException:
+        run.stop()
+        raise
+    return run
+
+
+def warm_up(gateway: str, views: int = WARM_UP_VIEWS) -> None:
+    html = page(gateway + "/")
+    slug = html.split('href="/products/', 1)[1].split('"', 1)[0]
+    for index in range(views):
+        page(gateway + ("/" if index % 2 else f"/products/{slug}"))
 
 
 def hey(url: str, rps: int, seconds: int, workers: int, headers: dict) -> dict:
@@ -85,103 +143,118 @@ def hey(url: str, rps: int, seconds: int, workers: int, headers: dict) -> dict:
 
 
 def measure(url: str, rps: int, seconds: int, workers: int, headers: dict) -> dict:
-    hey(url, rps, 2, workers, headers)  # warm-up: connections, caches, the JIT of nothing
+    hey(url, rps, 2, workers, headers)  # warm-up: connections, caches
     return hey(url, rps, seconds, workers, headers)
 
 
-def memory_mb(pids: list) -> tuple:
-    """(RSS, PSS) in MB of the given processes and everything in their process groups."""
-    groups = {os.getpgid(pid) for pid in pids if _alive(pid)}
-    rss = pss = 0
+def mesh_hop(run: MakeRun, rps: int, seconds: int) -> dict:
+    """/ads straight to the v1 pod and through the mesh listener, at the same rate."""
+    status = localmesh("status", "--json", state=run.state)
+    v1 = next(w for w in status["workloads"] if w.get("deployment") == "advertisements")
+    listener = next(s["listener"] for s in status["services"] if s["service"] == "advertisements")
+    home = {"page-source": "home"}
+    direct = measure(f"http://127.0.0.1:{v1['port']}/ads", rps, seconds, 10, home)
+    meshed = measure(f"http://{listener}/ads", rps, seconds, 10, home)
+    return {"direct": direct, "meshed": meshed, "added_p50_ms": meshed["p50"] - direct["p50"]}
+
+
+def process_tree(root: int) -> list:
+    """root and every process under it."""
+    children: dict = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            pid = int(entry.name)
-            if pid not in pids and os.getpgid(pid) not in groups:
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            rollup = (entry / "smaps_rollup").read_text()
-        except (OSError, ProcessLookupError):
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def memory_mb(root: int) -> dict:
+    """RSS and PSS in MB of root's process tree, in total and per program."""
+    total = {"rss": 0.0, "pss": 0.0}
+    per_program: dict = {}
+    for pid in process_tree(root):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            name = program_name(pid)
+        except OSError:
             continue
-        for line in rollup.splitlines():
-            if line.startswith("Rss:"):
-                rss += int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss += int(line.split()[1])
-    return rss / 1024, pss / 1024
+        values = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in rollup.splitlines()[1:]
+                  if line.endswith("kB")}
+        entry = per_program.setdefault(name, {"rss": 0.0, "pss": 0.0, "processes": 0})
+        entry["processes"] += 1
+        for key, label in (("rss", "Rss"), ("pss", "Pss")):
+            total[key] += values.get(label, 0.0)
+            entry[key] += values.get(label, 0.0)
+    return {**total, "per_program": per_program}
 
 
-def _alive(pid: int) -> bool:
+def program_name(pid: int) -> str:
+    """What a process is: the script python runs, or gunicorn and the service folder it serves."""
+    raw = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    argv = [Path(arg.decode(errors="replace")).name for arg in raw]
+    program = argv[1] if argv[0].startswith("python") and len(argv) > 1 else argv[0]
+    if program == "-m" and len(argv) > 2:  # python -m <module>
+        program = raw[2].decode(errors="replace")
+    if program == "gunicorn":
+        return f"gunicorn ({Path(os.readlink(f'/proc/{pid}/cwd')).name})"
+    return program
+
+
+def details(run: MakeRun, memory: dict, hops: dict) -> list:
+    """The measurements behind the summary rows, as lines of text."""
+    lines = [f"make run: ready banner after {run.ready_s:.1f} s, first ad banner after "
+             f"{run.first_banner_s:.1f} s",
+             f"make run stack after {WARM_UP_VIEWS} page views: PSS {memory['pss']:.0f} MB, "
+             f"RSS {memory['rss']:.0f} MB"]
+    for name, entry in sorted(memory["per_program"].items(), key=lambda item: -item[1]["pss"]):
+        lines.append(f"  {name}: PSS {entry['pss']:.0f} MB, RSS {entry['rss']:.0f} MB, "
+                     f"{entry['processes']} process(es)")
+    for setting, hop in hops.items():
+        for name, result in (("direct to the v1 pod", hop["direct"]), ("through the mesh", hop["meshed"])):
+            lines.append(f"{setting}: /ads {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.2f} ms, "
+                         f"p90 {result['p90']:.2f} ms, p99 {result['p99']:.2f} ms, "
+                         f"errors {result['errors']}/{result['n']}")
+        lines.append(f"{setting}: one mesh hop adds {hop['added_p50_ms']:.2f} ms at the median")
+    return lines
+
+
+def measure_make_run(workdir: Path, hop_rps: int, seconds: int) -> tuple:
+    """`make run` timed, its memory after the warm-up, and the mesh hop with and without tracing."""
+    run = start_make_run(workdir / "traced")
     try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+        warm_up(run.gateway)
+        memory = memory_mb(run.process.pid)
+        traced_hop = mesh_hop(run, hop_rps, seconds)
+    finally:
+        run.stop()
+    untraced = start_make_run(workdir / "untraced", tracing=False)
+    try:
+        plain_hop = mesh_hop(untraced, hop_rps, seconds)
+    finally:
+        untraced.stop()
+    return run, memory, {"tracing off": plain_hop, "make run (tracing on)": traced_hop}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--hop-rps", type=int, default=500)
-    parser.add_argument("--page-rps", type=int, default=200)
     args = parser.parse_args()
     if not shutil.which("hey"):
-        print("bench needs hey (apt-get install hey)", file=sys.stderr)
+        print("mesh_bench needs hey (apt-get install hey)", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="localmesh-bench-") as tmp:
-        state = Path(tmp) / "state"
-        up, gateway = start_stack(state)
-        try:
-            status = localmesh("status", "--json", state=state)
-            v1 = next(w for w in status["workloads"] if w.get("deployment") == "advertisements")
-            listener = next(s["listener"] for s in status["services"] if s["service"] == "advertisements")
-            home = {"page-source": "home"}
-            direct = measure(f"http://127.0.0.1:{v1['port']}/ads", args.hop_rps, args.seconds, 10, home)
-            meshed = measure(f"http://{listener}/ads", args.hop_rps, args.seconds, 10, home)
-            with urllib.request.urlopen(f"http://127.0.0.1:{gateway}/", timeout=5) as response:
-                page = response.read().decode()
-            slug = page.split('href="/products/', 1)[1].split('"', 1)[0]
-            page_url = f"http://127.0.0.1:{gateway}/products/{slug}"
-            product = measure(page_url, args.page_rps, args.seconds, 10, {})
-            pids = [up.pid] + [w["pid"] for w in status["workloads"] if w.get("pid")]
-            rss, pss = memory_mb(pids)
-        finally:
-            up.send_signal(signal.SIGTERM)
-            up.wait(60)
-    report(direct, meshed, product, rss, pss, args)
+        run, memory, hops = measure_make_run(Path(tmp), args.hop_rps, args.seconds)
+    print("\n".join(details(run, memory, hops)))
     return 0
-
-
-def verdict(value: float, goal: float) -> str:
-    return "met" if value < goal else "MISSED"
-
-
-def report(direct: dict, meshed: dict, product: dict, rss: float, pss: float,
-           args: argparse.Namespace) -> None:
-    def row(name: str, r: dict, rate: int) -> str:
-        return (f"| {name} | {rate} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} "
-                f"| {r['errors']}/{r['n']} |")
-
-    hop50 = meshed["p50"] - direct["p50"]
-    ratio = meshed["p99"] / direct["p99"]
-    print("| path | target rps | achieved rps | p50 ms | p90 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
-    print(row("/ads direct to the v1 pod", direct, args.hop_rps))
-    print(row("/ads through the mesh listener", meshed, args.hop_rps))
-    print(row("product page through the gateway", product, args.page_rps))
-    print()
-    print("| measure | result | goal |")
-    print("|---|---|---|")
-    page_goal, mb_goal = GOALS["page_p99_ms"], GOALS["stack_mb"]
-    print(f"| added by one mesh hop, p50 | {hop50:.2f} ms | < {GOALS['hop_p50_ms']:g} ms: "
-          f"{verdict(hop50, GOALS['hop_p50_ms'])} |")
-    print(f"| p99 mesh / p99 direct | {ratio:.2f}x | < {GOALS['p99_ratio']:g}x: "
-          f"{verdict(ratio, GOALS['p99_ratio'])} |")
-    print(f"| product page p99 at {args.page_rps} rps | {product['p99']:.1f} ms | < {page_goal:g} ms: "
-          f"{verdict(product['p99'], page_goal)} |")
-    print(f"| memory of the whole stack (RSS / PSS) | {rss:.0f} MB / {pss:.0f} MB | < {mb_goal:g} MB: "
-          f"RSS {verdict(rss, mb_goal)}, PSS {verdict(pss, mb_goal)} |")
-    print("| reference: Istio sidecar pair, p90 at 1000 rps | 2.76 ms | |")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ from localmesh.tracing.summary import render
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     traces = subcommands.add_parser(
-        "traces", help="summarise the traces collected by the local test agent (per service and version)"
+        "traces",
+        help="summarise the traces the local test agent collected (per service and version) and show the "
+        "span tree of one product page view",
     )
     traces.add_argument("--agent", default=DEFAULT_AGENT_URL,
                         help=f"the ddapm-test-agent to read (default {DEFAULT_AGENT_URL})")
-    traces.add_argument("--every-span", action="store_true",
-                        help="show every span in the example trace, not only the hops")
     traces.set_defaults(handler=run_traces)
 
 
@@ -31,5 +31,5 @@ def run_traces(args: argparse.Namespace) -> int:
     except AgentError as error:
         print(f"localmesh traces: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(traces, every_span=args.every_span))
+    sys.stdout.write(render(traces))
     return 0

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
 # Envoy's Datadog tracer tags spans with its build: "envoy <sha>/1.40.0/Clean/RELEASE/BoringSSL".
 _ENVOY_BUILD = re.compile(r"^envoy [0-9a-f]+/([^/]+)/")
@@ -72,52 +73,60 @@ def service_stats(traces: Iterable[list[dict]]) -> list[ServiceStats]:
     return stats
 
 
-def _is_hop(span: dict, spans_by_id: dict) -> bool:
-    """Spans that show the request's path: entries into a service and calls out of one."""
-    kind = (span.get("meta") or {}).get("span.kind")
-    return is_entry(span, spans_by_id) or kind == "client"
+# The tags that tell a page view's story: which route, which answer, which page and ads version,
+# which category, and which subset the mesh chose.
+KEY_TAGS = ("http.route", "http.status_code", "page_source", "ads_version", "category", "upstream_cluster",
+            "error.type")
+
+
+def _path(span: dict) -> str:
+    url = str((span.get("meta") or {}).get("http.url", ""))
+    return urlsplit(url).path if "://" in url else url
+
+
+def is_product_page_view(trace: list[dict]) -> bool:
+    """A trace whose root is a request for a product page."""
+    ids = {span.get("span_id") for span in trace}
+    return any(span.get("parent_id") not in ids and _path(span).startswith("/products/") for span in trace)
 
 
 def example_trace(traces: Sequence[list[dict]]) -> Optional[list[dict]]:
-    """The most recent trace that crosses the most services (a full page view, if there is one)."""
+    """The most recent product page view; without one, the most recent trace crossing the most services."""
     best: Optional[list] = None
     best_key: tuple = ()
     for trace in traces:
         if not trace:
             continue
-        key = (len({span.get("service") for span in trace}), max(span.get("start", 0) for span in trace))
+        key = (is_product_page_view(trace), len({span.get("service") for span in trace}),
+               max(span.get("start", 0) for span in trace))
         if best is None or key > best_key:
             best, best_key = trace, key
     return best
 
 
-def trace_tree(trace: list[dict], every_span: bool = False) -> list[str]:
-    """Indented lines: service, resource, version, duration; children by start time.
+def span_line(span: dict) -> str:
+    """service, name, resource, duration, version and the key tags of one span."""
+    meta = span.get("meta") or {}
+    tags = [f"version={version_of(span)}"]
+    tags += [f"{key}={meta[key]}" for key in KEY_TAGS if meta.get(key)]
+    if span.get("error"):
+        tags.append("ERROR")
+    return (f"{span.get('service', '-')}  {span.get('name', '-')}  {span.get('resource') or '-'}  "
+            f"{span.get('duration', 0) / 1e6:.1f} ms  {' '.join(tags)}")
 
-    Unless every_span, only hops are shown (framework internals such as template rendering are
-    folded into the hop above them).
-    """
-    ids = {span.get("span_id"): span for span in trace}
-    shown = {sid for sid, span in ids.items() if every_span or _is_hop(span, ids)}
 
-    def visible_parent(span: dict) -> Optional[int]:
-        parent = ids.get(span.get("parent_id"))
-        while parent is not None and parent.get("span_id") not in shown:
-            parent = ids.get(parent.get("parent_id"))
-        return parent.get("span_id") if parent is not None else None
-
+def trace_tree(trace: list[dict]) -> list[str]:
+    """Every span of trace as an indented line under its parent, children by start time."""
+    ids = {span.get("span_id") for span in trace}
     children: dict = {}
-    for sid in shown:
-        children.setdefault(visible_parent(ids[sid]), []).append(ids[sid])
+    for span in trace:
+        parent = span.get("parent_id")
+        children.setdefault(parent if parent in ids else None, []).append(span)
     lines: list = []
 
     def walk(parent: Optional[int], depth: int) -> None:
         for span in sorted(children.get(parent, []), key=lambda s: s.get("start", 0)):
-            resource = span.get("resource") or span.get("name") or "-"
-            name = span.get("name", "")
-            label = f"{resource} ({name})" if name and name not in resource else resource
-            lines.append(f"{'  ' * depth}{span.get('service', '-')}  {label}  version={version_of(span)}  "
-                         f"{span.get('duration', 0) / 1e6:.1f} ms")
+            lines.append("  " * depth + span_line(span))
             walk(span.get("span_id"), depth + 1)
 
     walk(None, 0)
@@ -155,7 +164,7 @@ def is_probe(trace: list) -> bool:
     return False
 
 
-def render(traces: Sequence[list], every_span: bool = False) -> str:
+def render(traces: Sequence[list]) -> str:
     """The whole summary as text; health-check traces are counted but left out."""
     traces = [trace for trace in traces if trace]
     probes = sum(1 for trace in traces if is_probe(trace))
@@ -175,6 +184,7 @@ def render(traces: Sequence[list], every_span: bool = False) -> str:
     if example is not None:
         root = next((s for s in example if s.get("parent_id") not in {x.get("span_id") for x in example}),
                     example[0])
-        out += [f"Example trace {root.get('trace_id')} ({'every span' if every_span else 'hops only'}):"]
-        out += ["  " + line for line in trace_tree(example, every_span)]
+        what = "Product page view" if is_product_page_view(example) else "Example trace"
+        out += [f"{what}, trace {root.get('trace_id')} ({len(example)} spans):"]
+        out += ["  " + line for line in trace_tree(example)]
     return "\n".join(out) + "\n"

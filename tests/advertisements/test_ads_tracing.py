@@ -1,106 +1,146 @@
-"""The page_source tag on the root span: with the real ddtrace tracer, and end to end."""
+"""The advertisements service's one span per request, as Datadog's test agent receives it.
+
+The service runs under ddtrace-run gunicorn with the manifests' DD_* settings
+(tracing.tracekit.service_env) and sends to a real ddapm-test-agent. Each /ads call is one server
+span that continues the caller's trace (the mesh Envoy's Datadog headers) and carries page_source,
+ads_version and the category asked for; a rejected request is not the service's error; a path no
+route matches is named by its status; an exception marks the span with it.
+"""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from testkit.processes import VENV_BIN, free_port, run_service, wait_for_http
+import pytest
+from testkit.processes import VENV_BIN, run_service
+from tracing.tracekit import run_test_agent, run_traced_script, service_env
 
-SCRIPT = """
-from ddtrace.trace import tracer
+# What the mesh Envoy sends along with a call: its span's context, Datadog style.
+CALLER_TRACE_ID = 0x5B2F1D04E6A3C911
+CALLER_SPAN_ID = 0x1C2D3E4F5A6B7C8D
+CALLER_HEADERS = {"x-datadog-trace-id": str(CALLER_TRACE_ID), "x-datadog-parent-id": str(CALLER_SPAN_ID),
+                  "x-datadog-sampling-priority": "1"}
+
+
+@pytest.fixture(scope="module")
+def traced_ads(tmp_path_factory):
+    with run_test_agent(tmp_path_factory.mktemp("traced-ads")) as agent:
+        env = {**service_env("advertisements", "2.0", agent.url), "ADS_VERSION": "2.0"}
+        with run_service("advertisements", env=env, traced=True) as service:
+            yield agent, service
+
+
+def call(service, path: str, headers: dict) -> int:
+    request = urllib.request.Request(service.url + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def spans_for(agent, url_end: str, count: int = 1) -> list:
+    """The request spans whose URL ends with url_end, once count of them arrived."""
+
+    def matching(traces: list) -> list:
+        return [s for t in traces for s in t if s["name"] == "flask.request"
+                and s["meta"].get("http.url", "").endswith(url_end)]
+
+    return matching(agent.wait_for_traces(lambda t: len(matching(t)) >= count, f"{count} spans of {url_end}"))
+
+
+def test_an_ads_call_is_one_span_continuing_the_callers_trace(traced_ads):
+    agent, service = traced_ads
+    agent.start_session()
+    headers = {**CALLER_HEADERS, "page-source": "products"}
+    assert call(service, "/ads?category=kitchen&slug=chef-knife", headers) == 200
+    [span] = spans_for(agent, "/ads")
+    [trace] = [t for t in agent.traces() if span in t]
+    assert trace == [span], "one span per ads call"
+    assert (span["trace_id"], span["parent_id"]) == (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    assert (span["service"], span["resource"], span["type"]) == ("advertisements", "GET /ads", "web")
+    meta = span["meta"]
+    assert {key: meta.get(key) for key in ("span.kind", "http.route", "http.status_code", "page_source",
+                                           "ads_version", "category", "version")} == {
+        "span.kind": "server", "http.route": "/ads", "http.status_code": "200", "page_source": "products",
+        "ads_version": "2.0", "category": "kitchen", "version": "2.0"}
+    assert "?" not in meta["http.url"], "the query string stays out of the span"
+    assert span.get("error", 0) == 0
+
+
+def test_without_a_caller_context_the_call_starts_its_own_trace(traced_ads):
+    agent, service = traced_ads
+    agent.start_session()
+    assert call(service, "/ads", {"page-source": "home"}) == 200
+    [span] = spans_for(agent, "/ads")
+    assert span["parent_id"] in (0, None)
+    assert span["meta"]["page_source"] == "home"
+    assert "category" not in span["meta"]
+
+
+def test_a_rejected_request_and_an_unknown_path_are_not_the_services_errors(traced_ads):
+    agent, service = traced_ads
+    agent.start_session()
+    assert call(service, "/ads?category=../../etc", CALLER_HEADERS) == 400
+    assert call(service, "/no-such-thing", CALLER_HEADERS) == 404
+    [rejected] = spans_for(agent, "/ads")
+    [unknown] = spans_for(agent, "/no-such-thing")
+    assert (rejected["resource"], rejected["meta"]["http.status_code"]) == ("GET /ads", "400")
+    assert "category" not in rejected["meta"], "an invalid value never becomes a tag"
+    assert (unknown["resource"], unknown["meta"]["http.status_code"]) == ("GET 404", "404")
+    assert rejected.get("error", 0) == unknown.get("error", 0) == 0
+
+
+def test_probes_make_no_spans(traced_ads):
+    agent, service = traced_ads
+    agent.start_session()
+    for path in ("/healthz", "/readyz"):
+        assert call(service, path, CALLER_HEADERS) == 200
+    # The service sends its spans in order: with this call's span in, the probes' would be too.
+    assert call(service, "/ads", CALLER_HEADERS) == 200
+    spans_for(agent, "/ads")
+    assert [s["resource"] for t in agent.traces() for s in t] == ["GET /ads"]
+
+
+FAILING_VIEW = """
 from ads import create_app
-from ads.tracing import tag_root_span
-
 app = create_app({"ADS_VERSION": "2.0"})
-client = app.test_client()
-with tracer.trace("web.request") as root:
-    with tracer.trace("inner"):
-        client.get("/ads", headers={"page-source": "products"})
-print("TAG", root.get_tag("page_source"))
-with tracer.trace("web.request") as root:
-    tag_root_span("page_source", "home")
-print("TAG", root.get_tag("page_source"))
+
+@app.get("/fails")
+def fails():
+    raise RuntimeError("the ads broke")
+
+print("STATUS", app.test_client().get("/fails").status_code)
 """
 
-NO_DDTRACE = """
+
+def test_an_exception_marks_the_span_with_it(tmp_path):
+    """ddtrace-run python; the service's own JSON error handler turns the exception into a 500."""
+    with run_test_agent(tmp_path) as agent:
+        result = run_traced_script(FAILING_VIEW, "advertisements", "2.0", agent.url)
+        assert "STATUS 500" in result.stdout
+        [span] = spans_for(agent, "/fails")
+    assert span["error"] == 1
+    assert (span["resource"], span["meta"]["http.status_code"]) == ("GET /fails", "500")
+    assert (span["meta"]["error.type"], span["meta"]["error.message"]) == ("builtins.RuntimeError",
+                                                                           "the ads broke")
+
+
+WITHOUT_DDTRACE = """
 import sys
-from ads.tracing import tag_root_span
-tag_root_span("page_source", "home")
-print("LOADED", "ddtrace" in sys.modules)
+from ads import create_app
+app = create_app({"ADS_VERSION": "2.0"})
+status = app.test_client().get("/ads", headers={"page-source": "products"}).status_code
+print("STATUS", status, "LOADED", "ddtrace" in sys.modules)
 """
-
-
-def run(script: str) -> str:
-    # A fresh interpreter: whether ddtrace is loaded must not depend on pytest's plugins.
-    env = {"DD_TRACE_ENABLED": "false", "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false", "PATH": ""}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True, text=True, timeout=60, env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_root_span_gets_page_source_when_ddtrace_is_loaded():
-    tags = [line.split(" ", 1)[1] for line in run(SCRIPT).splitlines() if line.startswith("TAG ")]
-    assert tags == ["products", "home"]
 
 
 def test_without_ddtrace_it_is_a_no_op_that_does_not_load_it():
-    assert "LOADED False" in run(NO_DDTRACE)
-
-
-@contextmanager
-def datadog_test_agent() -> Iterator[str]:
-    """ddapm-test-agent, Datadog's own agent stand-in for tests, on free loopback ports."""
-    port = free_port()
-    command = [str(VENV_BIN / "ddapm-test-agent"), "--host", "127.0.0.1", "--port", str(port),
-               "--otlp-http-port", str(free_port()), "--otlp-grpc-port", str(free_port())]
-    agent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/test/traces", process=agent)
-        yield url
-    finally:
-        agent.terminate()
-        agent.wait(15)
-
-
-def root_spans_for(agent_url: str, resource: str, count: int) -> list[dict]:
-    """The flask.request spans the agent received for resource, once count arrived (bounded)."""
-    spans: list[dict] = []
-    for _ in range(150):
-        with urllib.request.urlopen(f"{agent_url}/test/traces", timeout=5) as response:
-            traces = json.load(response)
-        spans = [span for trace in traces for span in trace
-                 if span["name"] == "flask.request" and span["resource"] == resource]
-        if len(spans) >= count:
-            return spans
-        time.sleep(0.2)
-    raise AssertionError(f"agent got {len(spans)} of {count} spans for {resource}")
-
-
-def test_page_source_tag_reaches_the_agent_under_ddtrace_run():
-    with datadog_test_agent() as agent_url:
-        env = {
-            "DD_TRACE_ENABLED": "true", "DD_TRACE_AGENT_URL": agent_url,
-            "DD_REMOTE_CONFIGURATION_ENABLED": "false",
-            "DD_SERVICE": "advertisements", "ADS_VERSION": "2.0", "DD_VERSION": "2.0",
-            # Without it ddtrace 4 names the web span's service "flask", and it loses the version tag.
-            "DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED": "true",
-        }
-        with run_service("advertisements", env=env, traced=True) as service:
-            for page_source in ("products", "home", "elsewhere"):
-                request = urllib.request.Request(f"{service.url}/ads?category=kitchen",
-                                                 headers={"page-source": page_source})
-                urllib.request.urlopen(request, timeout=10).read()
-            spans = root_spans_for(agent_url, "GET /ads", 3)
-    tags = sorted(span["meta"].get("page_source") for span in spans)
-    assert tags == ["home", "home", "products"]
-    assert {(span["service"], span["meta"].get("version")) for span in spans} == {("advertisements", "2.0")}
+    # A fresh interpreter: whether ddtrace is loaded must not depend on pytest's plugins.
+    result = subprocess.run([sys.executable, "-c", WITHOUT_DDTRACE],
+                            capture_output=True, text=True, timeout=60, env={"PATH": str(VENV_BIN)})
+    assert result.returncode == 0, result.stderr
+    assert "STATUS 200 LOADED False" in result.stdout

@@ -1,100 +1,151 @@
-"""The frontend's root span gets ads.version and page_source when ddtrace runs.
+"""The storefront's spans, as Datadog's test agent receives them.
 
-ddtrace is imported in this process (its pytest plugin loads it), so the test uses the real
-tracer with sending turned off, and a real page view through the Flask test client.
+Frontend and advertisements 2.0 run under ddtrace-run gunicorn with the manifests' DD_* settings
+(tracing.tracekit.service_env) and send to a real ddapm-test-agent. A product page view makes
+three frontend spans: the request (server), the ads call (client, whose context the ads service
+continues) and the page's rendering. Probes make none; a path no route matches is named by its
+status, never by the path; a failing view marks the request span with its exception.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import urllib.request
 
 import pytest
 from storefront_pages import banner
-from storefront_standin import VALID_ADS, json_reply, stand_in
+from testkit.processes import VENV_BIN, run_service
+from tracing.tracekit import describe, get_page, run_test_agent, run_traced_script, service_env
+
+PRODUCT = "/products/smart-speaker"
 
 
-@pytest.fixture
-def tracer(monkeypatch):
-    from ddtrace.trace import tracer
-
-    monkeypatch.setattr(tracer, "enabled", False)  # create spans, send nothing
-    return tracer
-
-
-def test_root_span_is_tagged_with_the_answering_version(make_app, tracer):
-    with stand_in(json_reply(VALID_ADS)) as server:
-        client = make_app(server.url).test_client()
-        with tracer.trace("flask.request") as root:
-            assert client.get("/products/chef-knife").status_code == 200
-    assert root.get_tag("ads.version") == "2.0"
-    assert root.get_tag("page_source") == "products"
+@pytest.fixture(scope="module")
+def traced_storefront(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("traced-storefront")
+    with run_test_agent(workdir) as agent:
+        ads_env = {**service_env("advertisements", "2.0", agent.url), "ADS_VERSION": "2.0"}
+        with run_service("advertisements", env=ads_env, traced=True) as ads:
+            env = {**service_env("frontend", "1.0", agent.url), "ADS_URL": ads.url,
+                   "DATABASE_URL": f"sqlite:///{workdir / 'experiment.sqlite3'}"}
+            with run_service("frontend", env=env, traced=True) as frontend:
+                yield agent, frontend
 
 
-def test_root_span_without_an_answer_gets_only_the_page_source(client, tracer):
-    with tracer.trace("flask.request") as root:
-        assert client.get("/").status_code == 200
-    assert root.get_tag("ads.version") is None
-    assert root.get_tag("page_source") == "home"
+def frontend_trace(agent, path: str, services: tuple = ("frontend",)) -> list:
+    """The trace whose frontend request span is for path, once the request spans of services are in."""
+
+    def find(traces: list):
+        for trace in traces:
+            if any(span["service"] == "frontend" and span["name"] == "flask.request"
+                   and span["meta"].get("http.url", "").endswith(path) for span in trace) and \
+                    all(spans_named(trace, service, "flask.request") for service in services):
+                return trace
+        return None
+
+    return find(agent.wait_for_traces(lambda traces: find(traces) is not None, f"the trace of {path}"))
 
 
-def test_without_ddtrace_it_is_a_no_op(monkeypatch, client):
-    from storefront.tracing import tag_root_span
-
-    for name in [name for name in sys.modules if name == "ddtrace" or name.startswith("ddtrace.")]:
-        monkeypatch.delitem(sys.modules, name)
-    tag_root_span({"ads.version": "1.0"})
-    assert "ddtrace" not in sys.modules
-    assert client.get("/").status_code == 200
-    assert "ddtrace" not in sys.modules
+def spans_named(trace: list, service: str, name: str) -> list:
+    return [s for s in trace if s["service"] == service and s["name"] == name]
 
 
-def test_under_ddtrace_run_the_request_span_carries_the_ads_version(ads_v2, tmp_path):
-    """Real ddtrace-run gunicorn, sending to a real ddapm-test-agent on a loopback port."""
-    import subprocess
+def test_a_product_page_is_a_request_span_with_an_ads_call_and_a_render(traced_storefront):
+    agent, frontend = traced_storefront
+    agent.start_session()
+    status, html = get_page(frontend.url + PRODUCT)
+    assert status == 200
+    shown = banner(html)["data-ads-version"]
+    trace = frontend_trace(agent, PRODUCT, services=("frontend", "advertisements"))
 
-    import requests
-    from testkit.processes import VENV_BIN, free_port, run_service, wait_for_http
+    mine = [s for s in trace if s["service"] == "frontend"]
+    assert sorted((s["name"], s["resource"]) for s in mine) == [
+        ("flask.render_template", "catalog/product.html"),
+        ("flask.request", "GET /products/<slug>"),
+        ("requests.request", "GET /ads"),
+    ], describe(trace)
+    [page] = spans_named(trace, "frontend", "flask.request")
+    [call] = spans_named(trace, "frontend", "requests.request")
+    [render] = spans_named(trace, "frontend", "flask.render_template")
+    [ads] = spans_named(trace, "advertisements", "flask.request")
+    assert page["parent_id"] in (0, None), "no caller sent a trace context: the page view starts the trace"
+    assert call["parent_id"] == render["parent_id"] == page["span_id"]
+    assert ads["parent_id"] == call["span_id"], "the ads service did not continue the call's context"
+    assert (page["type"], call["type"], render["type"]) == ("web", "http", "template")
+    assert page["meta"]["span.kind"] == "server" and call["meta"]["span.kind"] == "client"
+    assert page["meta"]["http.route"] == "/products/<slug>"
+    assert (page["meta"]["ads_version"], page["meta"]["page_source"]) == (shown, "products")
+    assert shown == "2.0"
+    assert call["meta"]["http.status_code"] == page["meta"]["http.status_code"] == "200"
+    assert "?" not in call["meta"]["http.url"], "the query string stays out of the span"
+    for span in mine:
+        assert (span["service"], span["meta"]["version"], span.get("error", 0)) == ("frontend", "1.0", 0)
 
-    agent_port = free_port()
-    agent = subprocess.Popen(
-        [
-            str(VENV_BIN / "ddapm-test-agent"),
-            "--port", str(agent_port),
-            "--otlp-http-port", str(free_port()),
-            "--otlp-grpc-port", str(free_port()),
-            "--web-ui-port", str(free_port()),
-        ],
-        stdout=(tmp_path / "agent.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{agent_port}/info", process=agent)
-        env = {
-            "ADS_URL": ads_v2.url,
-            "DD_TRACE_ENABLED": "true",
-            "DD_TRACE_AGENT_URL": f"http://127.0.0.1:{agent_port}",
-            "DD_SERVICE": "frontend",
-            "DD_VERSION": "1.0",
-        }
-        with run_service("frontend", env=env, traced=True) as frontend:
-            page = requests.get(f"{frontend.url}/products/smart-speaker", timeout=10)
-            shown = banner(page.text)["data-ads-version"]
-        # The workers flush their spans when they stop (end of the block above).
-        spans = [
-            span
-            for trace in requests.get(f"http://127.0.0.1:{agent_port}/test/traces", timeout=10).json()
-            for span in trace
-        ]
-    finally:
-        agent.terminate()
-        agent.wait(15)
-    [root] = [
-        span
-        for span in spans
-        if span.get("parent_id") in (0, None)
-        and span["meta"].get("http.url", "").endswith("/products/smart-speaker")
-    ]
-    assert root["name"] == "flask.request"
-    assert root["meta"]["ads.version"] == shown == "2.0"
-    assert root["meta"]["page_source"] == "products"
+
+def test_probes_make_no_spans_and_an_unknown_path_is_named_by_its_status(traced_storefront):
+    agent, frontend = traced_storefront
+    agent.start_session()
+    for path in ("/healthz", "/readyz"):
+        assert urllib.request.urlopen(frontend.url + path, timeout=10).status == 200
+    assert get_page(frontend.url + "/no-such-page-123")[0] == 404
+    # The service sends its spans in order: with the 404's trace in, the probes' would be too.
+    trace = frontend_trace(agent, "/no-such-page-123")
+    [page] = spans_named(trace, "frontend", "flask.request")
+    assert page["resource"] == "GET 404"
+    assert "http.route" not in page["meta"]
+    assert page.get("error", 0) == 0, "a client's 404 is not the service's error"
+    probes = [s for t in agent.traces() for s in t if s["resource"].endswith(("/healthz", "/readyz"))]
+    assert probes == []
+
+
+FAILING_VIEW = """
+import tempfile
+from storefront import create_app
+app = create_app({"ADS_URL": "http://127.0.0.1:9", "SECRET_KEY": "t",
+                  "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/e.sqlite3"})
+
+@app.get("/fails")
+def fails():
+    raise RuntimeError("the view broke")
+
+print("STATUS", app.test_client().get("/fails").status_code)
+"""
+
+
+def test_a_failing_view_marks_the_request_span_with_its_exception(tmp_path):
+    """ddtrace-run python with the app's own error handler turning the exception into a 500."""
+    with run_test_agent(tmp_path) as agent:
+        result = run_traced_script(FAILING_VIEW, "frontend", "1.0", agent.url)
+        assert "STATUS 500" in result.stdout
+        traces = agent.wait_for_traces(lambda t: any(s["resource"] == "GET /fails" for tr in t for s in tr),
+                                       "the failing request's span")
+    [span] = [s for trace in traces for s in trace if s["resource"] == "GET /fails"]
+    assert span["error"] == 1
+    assert span["meta"]["http.status_code"] == "500"
+    assert span["meta"]["error.type"] == "builtins.RuntimeError"
+    assert span["meta"]["error.message"] == "the view broke"
+    assert "in fails" in span["meta"]["error.stack"]
+    # The log line says the same, with the span's trace id.
+    [logged] = [json.loads(line) for line in result.stdout.splitlines() if '"unhandled error"' in line]
+    assert int(logged["dd.span_id"]) == span["span_id"]
+
+
+WITHOUT_DDTRACE = """
+import sys
+from shopcommon.tracing import record_exception, tag_request_span
+from storefront import create_app
+app = create_app({"ADS_URL": "http://127.0.0.1:9", "SECRET_KEY": "t", "DATABASE_URL": "sqlite://"})
+tag_request_span(page_source="home")
+record_exception(RuntimeError("x"))
+print("STATUS", app.test_client().get("/").status_code, "LOADED", "ddtrace" in sys.modules)
+"""
+
+
+def test_without_ddtrace_it_is_a_no_op_that_does_not_load_it():
+    # A fresh interpreter: whether ddtrace is loaded must not depend on pytest's plugins.
+    result = subprocess.run([sys.executable, "-c", WITHOUT_DDTRACE],
+                            capture_output=True, text=True, timeout=60, env={"PATH": str(VENV_BIN)})
+    assert result.returncode == 0, result.stderr
+    assert "STATUS 200 LOADED False" in result.stdout

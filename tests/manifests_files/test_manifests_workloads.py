@@ -20,8 +20,16 @@ IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/a
           "ecommerce/traffic-generator:1.0"}
 # Removed or ignored since ddtrace 3: a manifest that sets them is out of date.
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
-# Tracer features the demo does not need and that cost throughput (bench/tracing_bench.py).
-CHEAPER_TRACING = ("DD_TRACE_FUTURES_ENABLED", "DD_TRACE_JINJA2_ENABLED", "DD_TRACE_OTEL_CTX_ENABLED")
+# Lean tracing (README, Datadog tracing > What tracing costs; bench/tracing_bench.py): the shop's
+# own request and client spans instead of ddtrace's Flask and requests integrations, and no tracer
+# features the demo does not use.
+LEAN_TRACING = {
+    "DD_TRACE_FLASK_ENABLED": "false", "DD_TRACE_REQUESTS_ENABLED": "false",
+    "DD_TRACE_FUTURES_ENABLED": "false", "DD_TRACE_JINJA2_ENABLED": "false",
+    "DD_TRACE_OTEL_CTX_ENABLED": "false",
+    "DD_TRACE_PROPAGATION_STYLE_EXTRACT": "datadog", "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+    "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false", "DD_TRACE_LOG_STREAM_HANDLER": "false",
+}
 SERVER_COMMAND = ["ddtrace-run", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 SERVER_PORTS = {"frontend": 3000, "advertisements": 5002}
 SIDECAR_UID = 1337
@@ -57,11 +65,13 @@ def test_every_workload_is_found():
 
 
 @pytest.mark.parametrize("deployment", [d for d in DEPLOYMENTS if is_server(d)], ids=str)
-def test_servers_use_the_cheaper_tracer_settings(deployment):
-    # Measured by bench/tracing_bench.py (README); the compose file and images carry them too.
+def test_servers_use_the_lean_tracer_settings_and_one_worker(deployment):
+    # Measured by `make bench` (README); the compose file and the images carry them too.
     env = env_of(only_container(deployment))
-    for name in CHEAPER_TRACING:
-        assert env.get(name, {}).get("value") == "false", f"{deployment}: {name} must be \"false\""
+    for name, value in LEAN_TRACING.items():
+        assert env.get(name, {}).get("value") == value, f"{deployment}: {name} must be {value!r}"
+    # The CPU limit is half a core: a second gunicorn worker would add memory, not throughput.
+    assert env["WEB_CONCURRENCY"].get("value") == "1", f"{deployment}: WEB_CONCURRENCY"
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=str)

@@ -16,9 +16,9 @@ from testkit.processes import REPO_ROOT, free_port
 from localmesh.tracing.agent import agent_answers
 from tracing.tracekit import app_request_span, is_page_view, roots, run_test_agent, shown_version
 
-PRODUCT = "/products/chef-knife"
-
 pytestmark = pytest.mark.envoy
+
+PRODUCT = "/products/chef-knife"
 
 
 def traces_at(url: str) -> list:

@@ -1,9 +1,11 @@
-"""Spans are named after DD_SERVICE even when a launcher forgets
-DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED (shopcommon.tracing, called from wsgi.py).
+"""A hand-typed `ddtrace-run gunicorn` without the manifests' DD_* settings still gives a usable trace.
 
-ddtrace 4 infers "frontend" from gunicorn's working directory; a DD_SERVICE equal to that
-inferred name counts as unset, so without the fix the web span is service "flask" and the
-ads call "requests", neither with a version tag.
+ddtrace's Flask and requests integrations then stay on, and the shop adds no request or client
+span of its own (one request span, not two). ddtrace 4 infers "frontend" from gunicorn's working
+directory; a DD_SERVICE equal to that inferred name counts as unset, so without
+DD_TRACE_REMOVE_INTEGRATION_SERVICE_NAMES_ENABLED the web span would be service "flask" and the
+ads call "requests", neither with a version tag: shopcommon.tracing.attribute_spans_to_service
+(called from wsgi.py) names them after DD_SERVICE.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def test_web_and_client_spans_carry_the_service_and_version_without_the_variable
 
             traces = agent.wait_for_traces(arrived, "the product page's trace")
     [trace] = [t for t in traces if any(s["name"] == "requests.request" for s in t)]
+    assert "flask.dispatch_request" in {s["name"] for s in trace}, "ddtrace's Flask integration traced it"
     for name in ("flask.request", "requests.request"):
         [span] = [s for s in trace if s["name"] == name]
         assert (span["service"], span["meta"].get("version")) == ("frontend", "1.0"), name

@@ -15,8 +15,9 @@ ENVOY_VERSION = "envoy 9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/REL
 ENVOY = ENVOY_VERSION
 
 
-def span(span_id, parent_id, service, name, resource, version, start, duration_ms, kind=None, url=None):
-    meta = {"version": version}
+def span(span_id, parent_id, service, name, resource, version, start, duration_ms, kind=None, url=None,
+         **tags):
+    meta = {"version": version, **tags}
     if kind:
         meta["span.kind"] = kind
     if url:
@@ -25,15 +26,21 @@ def span(span_id, parent_id, service, name, resource, version, start, duration_m
             "resource": resource, "start": start, "duration": int(duration_ms * 1e6), "meta": meta}
 
 
-def page_view(ads_version: str, base: int = 0) -> list:
+def page_view(ads_version: str, base: int = 0, path: str = "/products/chef-knife") -> list:
+    """The six spans a product page view makes (a seventh, an extra ads span, shows nothing is hidden)."""
+    page = f"http://127.0.0.1{path}"
+    subset = "outbound|5002|v2|advertisements.ns3.svc.cluster.local"
     return [
-        span(base + 1, 0, "istio-ingressgateway", "envoy.proxy", "ingress", ENVOY_VERSION, 0, 30, url=PAGE),
-        span(base + 2, base + 1, "frontend", "flask.request", "GET /products/<slug>", "1.0", 1, 28, url=PAGE),
+        span(base + 1, 0, "istio-ingressgateway", "envoy.proxy", "ingress", ENVOY_VERSION, 0, 30, url=page),
+        span(base + 2, base + 1, "frontend", "flask.request", "GET /products/<slug>", "1.0", 1, 28, "server",
+             page, page_source="products", ads_version=ads_version, **{"http.route": "/products/<slug>"}),
         span(base + 3, base + 2, "frontend", "flask.render_template", "product.html", "1.0", 20, 3),
         span(base + 4, base + 2, "frontend", "requests.request", "GET /ads", "1.0", 5, 10, "client", ADS),
-        span(base + 5, base + 4, "advertisements.ns3", "envoy.proxy", "ingress", ENVOY, 6, 9, url=ADS),
-        span(base + 6, base + 5, "advertisements", "flask.request", "GET /ads", ads_version, 7, 8, url=ADS),
-        span(base + 7, base + 6, "advertisements", "flask.jsonify", "flask.jsonify", ads_version, 8, 1),
+        span(base + 5, base + 4, "advertisements.ns3", "envoy.proxy", "ingress", ENVOY, 6, 9, url=ADS,
+             upstream_cluster=subset),
+        span(base + 6, base + 5, "advertisements", "flask.request", "GET /ads", ads_version, 7, 8, "server",
+             ADS, page_source="products", ads_version=ads_version, category="kitchen"),
+        span(base + 7, base + 6, "advertisements", "flask.render_template", "banner.svg", ads_version, 8, 1),
     ]
 
 
@@ -63,14 +70,39 @@ def test_stats_per_service_and_version_count_entry_spans_for_durations():
     assert stats[("advertisements", "1.0")].p99_ms == 8.0
 
 
-def test_tree_shows_hops_nested_and_folds_internals():
+def test_tree_shows_every_span_under_its_parent_with_its_key_tags():
     lines = trace_tree(page_view("2.0"))
-    shape = [(len(line) - len(line.lstrip()), line.split()[0]) for line in lines]
-    assert shape == [(0, "istio-ingressgateway"), (2, "frontend"), (4, "frontend"),
-                     (6, "advertisements.ns3"), (8, "advertisements")]
-    assert lines[1].strip().startswith("frontend  GET /products/<slug> (flask.request)  version=1.0  28.0 ms")
-    assert lines[4].strip().startswith("advertisements  GET /ads (flask.request)  version=2.0")
-    assert len(trace_tree(page_view("2.0"), every_span=True)) == 7
+    shape = [(len(line) - len(line.lstrip()), line.split()[:2]) for line in lines]
+    assert shape == [
+        (0, ["istio-ingressgateway", "envoy.proxy"]),
+        (2, ["frontend", "flask.request"]),
+        (4, ["frontend", "requests.request"]),  # started before the render span
+        (6, ["advertisements.ns3", "envoy.proxy"]),
+        (8, ["advertisements", "flask.request"]),
+        (10, ["advertisements", "flask.render_template"]),
+        (4, ["frontend", "flask.render_template"]),
+    ]
+    assert lines[1].strip() == ("frontend  flask.request  GET /products/<slug>  28.0 ms  version=1.0 "
+                                "http.route=/products/<slug> page_source=products ads_version=2.0")
+    assert lines[3].strip().endswith("upstream_cluster=outbound|5002|v2|advertisements.ns3.svc.cluster.local")
+    assert lines[4].strip() == ("advertisements  flask.request  GET /ads  8.0 ms  version=2.0 "
+                                "page_source=products ads_version=2.0 category=kitchen")
+
+
+def test_a_failed_span_says_so():
+    trace = page_view("1.0")
+    trace[1]["error"] = 1
+    trace[1]["meta"]["error.type"] = "builtins.RuntimeError"
+    assert trace_tree(trace)[1].endswith("error.type=builtins.RuntimeError ERROR")
+
+
+def test_the_example_is_a_product_page_view_even_when_another_trace_is_newer():
+    home = page_view("1.0", 100, path="/")
+    for item in home:
+        item["start"] += 1000
+    text = render([page_view("2.0", 0), home])
+    example = text.split("Product page view, trace 7 (7 spans):\n", 1)[1]
+    assert "ads_version=2.0" in example and "ads_version=1.0" not in example
 
 
 def test_health_checks_are_left_out():
@@ -87,7 +119,7 @@ def test_render_has_the_table_and_one_example():
     rows = {tuple(line.split()[:3]) for line in text.splitlines()}
     assert {("advertisements", "1.0", "2"), ("advertisements", "2.0", "2"), ("frontend", "1.0", "6")} <= rows
     assert "advertisements requests by version: 1.0: 1 (50%), 2.0: 1 (50%)" in text
-    assert text.count("Example trace") == 1
+    assert text.count("Product page view, trace") == 1
     assert render([]).startswith("No traces yet")
 
 

@@ -22,7 +22,14 @@ from typing import Callable, Optional
 
 import yaml
 from testkit.envoy import run_envoy
-from testkit.processes import REPO_ROOT, VENV_BIN, ServiceProcess, free_port, run_service, wait_for_http
+from testkit.processes import (
+    REPO_ROOT,
+    VENV_BIN,
+    ServiceProcess,
+    free_port,
+    run_service,
+    wait_for_http,
+)
 
 from localmesh.envoy import build_static_config
 from localmesh.loader import kustomization_files, load_paths
@@ -75,9 +82,10 @@ class TestAgent:
 def run_test_agent(workdir: Path) -> Iterator[TestAgent]:
     """ddapm-test-agent on free loopback ports (its OTLP and web UI ports too)."""
     port = free_port()
+    # At INFO it would pretty-print every trace it gets, which costs it more than decoding them.
     command = [str(VENV_BIN / "ddapm-test-agent"), "--host", "127.0.0.1", "--port", str(port),
                "--otlp-http-port", str(free_port()), "--otlp-grpc-port", str(free_port()),
-               "--web-ui-port", str(free_port())]
+               "--web-ui-port", str(free_port()), "--log-level", "WARNING"]
     log_path = workdir / "test-agent.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -146,9 +154,9 @@ class Shop:
         return f"http://127.0.0.1:{self.gateway_port}"
 
 
-def manifest_dd_settings(service: str) -> dict:
-    """The literal DD_* values the canary manifests give the service's pods (tracer tuning and
-    span naming), so the tests and bench/tracing_bench.py run the tracer as the cluster does."""
+def manifest_settings(service: str) -> dict:
+    """The literal DD_* values (tracer tuning, span naming) and the worker count the canary
+    manifests give the service's pods, so the tests and bench/ run the services as the cluster does."""
     settings: dict = {}
     for path in CANARY_FILES:
         for manifest in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
@@ -158,7 +166,8 @@ def manifest_dd_settings(service: str) -> dict:
                 if doc["spec"]["template"]["metadata"]["labels"].get("app") != service:
                     continue
                 for item in doc["spec"]["template"]["spec"]["containers"][0].get("env", []):
-                    if item["name"].startswith("DD_") and "value" in item:
+                    wanted = item["name"].startswith("DD_") or item["name"] == "WEB_CONCURRENCY"
+                    if wanted and "value" in item:
                         settings[item["name"]] = item["value"]
     assert settings, f"no Deployment of {service} in {CANARY_FILES}"
     return settings
@@ -167,10 +176,8 @@ def manifest_dd_settings(service: str) -> dict:
 def service_env(service: str, version: str, agent_url: Optional[str]) -> dict:
     """What the manifests give each pod (unified service tagging), pointed at agent_url."""
     env = {
-        **manifest_dd_settings(service),
+        **manifest_settings(service),
         "DD_ENV": ENV, "DD_SERVICE": service, "DD_VERSION": version,
-        "DD_REMOTE_CONFIGURATION_ENABLED": "false",
-        "WEB_CONCURRENCY": "2",
     }
     if agent_url is None:
         env["DD_TRACE_ENABLED"] = "false"
@@ -226,6 +233,15 @@ def run_shop(workdir: Path, agent_url: Optional[str], tracing: Optional[TracingC
             envoy.wait_for_healthy(cluster, 1)
         shop.envoy = envoy
         yield shop
+
+
+def run_traced_script(script: str, service: str, version: str, agent_url: str) -> subprocess.CompletedProcess:
+    """`ddtrace-run python -c script` with the manifests' DD_* settings of service, sending to agent_url."""
+    env = {**service_env(service, version, agent_url), "PATH": str(VENV_BIN)}
+    command = [str(VENV_BIN / "ddtrace-run"), str(VENV_BIN / "python"), "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def get_page(url: str) -> tuple:

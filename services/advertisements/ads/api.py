@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from shopcommon.tracing import tag_request_span
 
 from ads.inventory import Ad
 from ads.selection import choose_ads
@@ -29,6 +30,7 @@ def list_ads() -> Response:
     # The slug is context the ads do not use yet; it is still checked like the rest.
     slug_param(request.args, "slug")
     limit = limit_param(request.args)
+    tag_request_span(category=category)
     version = current_app.config["ADS_VERSION"]
     page_source = g.page_source
     chosen = choose_ads(version, page_source, category, limit)

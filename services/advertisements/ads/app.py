@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from shopcommon.jsonlog import configure_logging, install_request_logging
+from shopcommon.tracing import init_app as init_tracing
+from shopcommon.tracing import tag_request_span
 
 from ads import api, banners, health
 from ads.errors import register_error_handlers
 from ads.selection import normalize_page_source
 from ads.settings import SERVICE_NAME, check_version, load_settings
-from ads.tracing import tag_root_span
 
 MAX_REQUEST_ID_LENGTH = 128
 
@@ -37,13 +38,14 @@ def create_app(config: Optional[dict] = None) -> Flask:
     for blueprint in (api.bp, banners.bp, health.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    init_tracing(app)
     return app
 
 
 def _read_request_context() -> None:
     # Read once here, so the ads, the log line and the trace all see the same page source.
     g.page_source = normalize_page_source(request.headers.get("page-source"))
-    tag_root_span("page_source", g.page_source)
+    tag_request_span(page_source=g.page_source, ads_version=current_app.config["ADS_VERSION"])
 
 
 def _request_log_fields() -> dict:

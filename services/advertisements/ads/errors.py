@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
+from shopcommon.tracing import record_exception
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected_error(error: Exception) -> Response:
     # Details stay in the log; the client learns nothing about the internals.
     logger.error("unhandled error", exc_info=error)
+    record_exception(error)
     response = jsonify({"error": InternalServerError.description, "status": 500})
     response.status_code = 500
     return response

@@ -1,1 +1,1 @@
-"""Pieces both shop services share: JSON logging and gunicorn settings."""
+"""Pieces both shop services share: JSON logging, gunicorn settings, Datadog request and client spans."""

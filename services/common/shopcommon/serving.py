@@ -59,7 +59,7 @@ def gunicorn_settings(default_port: int) -> dict:
         raise SystemExit(f"PORT={port}: outside 1..65535")
     return {
         "bind": f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{port}",
-        "workers": _int_env("WEB_CONCURRENCY", 2),
+        "workers": _int_env("WEB_CONCURRENCY", 1),
         "worker_class": "gthread",
         "threads": _int_env("GUNICORN_THREADS", 4),
         "timeout": _int_env("GUNICORN_TIMEOUT", 30),

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from shopcommon.jsonlog import configure_logging, install_request_logging
+from shopcommon.tracing import init_app as init_tracing
 
 from . import config as settings
 from . import metrics
@@ -59,6 +60,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from .errors import register_error_handlers
 
     register_error_handlers(app)
+    # Last, so its span covers every middleware and hook above.
+    init_tracing(app)
     log.info("storefront ready", extra={"ads_url": ads_settings.url})
     return app
 

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, make_response, render_template
 from flask_wtf.csrf import CSRFError
+from shopcommon.tracing import record_exception
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -38,4 +39,5 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.error("unhandled error", exc_info=error)
+        record_exception(error)
         return _page(500, "Something went wrong", _GENERIC)

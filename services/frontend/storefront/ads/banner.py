@@ -7,8 +7,8 @@ from typing import Optional
 
 from blinker import Namespace
 from flask import current_app, g, request, url_for
+from shopcommon.tracing import tag_request_span
 
-from ..tracing import tag_root_span
 from .client import AdsClient
 from .model import Ad
 
@@ -61,7 +61,7 @@ def banner_for(
     answer = ads_client().fetch_ads(page_source, request.headers, params, g.get("ads_headers"))
     g.page_source = page_source
     g.ads_version = answer.version if answer else None
-    tag_root_span({"ads.version": g.ads_version, "page_source": page_source})
+    tag_request_span(ads_version=g.ads_version, page_source=page_source)
     if answer is None or not answer.ads:
         return None
     banner = Banner(

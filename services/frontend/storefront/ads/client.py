@@ -10,6 +10,7 @@ from typing import Optional
 
 import requests
 import urllib3
+from shopcommon.httpclient import TracedHTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..config import AdsSettings
@@ -17,6 +18,11 @@ from .model import AdsResponse, InvalidAdsResponse, parse_ads_response
 from .pool import MAX_IDLE_SECONDS, IdleLimitedAdapter
 
 log = logging.getLogger(__name__)
+
+
+class AdsAdapter(TracedHTTPAdapter, IdleLimitedAdapter):
+    """The ads client's transport: a client span per call, pools that give up idle connections."""
+
 
 # Istio/Envoy need the application to copy these from the inbound request to its
 # outbound calls, or the trace breaks at this hop.
@@ -91,7 +97,8 @@ class AdsClient:
         # error as itself, so requests still reports a read timeout as a Timeout.
         # A pooled connection idle for max_idle is closed before reuse: the server (Envoy, or
         # gunicorn without a mesh) must never be the one closing it under a new request.
-        adapter = IdleLimitedAdapter(
+        # Each call is a client span in the page view's trace when tracing runs.
+        adapter = AdsAdapter(
             max_idle=max_idle,
             clock=clock,
             pool_connections=1,
