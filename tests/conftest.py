@@ -17,6 +17,8 @@ import os
 import pytest
 from mesh.meshkit import MeshUp, shop_with_database
 from testkit import summary
+from testkit.conformance import KINDS as CONFORMANCE_KINDS
+from testkit.conformance import conformance_kind, conformance_line
 from testkit.postgres import start_cluster
 from testkit.processes import run_service
 
@@ -30,7 +32,6 @@ SERVICE_SETTINGS = (
     "EXPERIMENT_MDE", "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL", "LOCALMESH_TRACE_AGENT",
 )
 
-CONFORMANCE_KINDS = ("routing", "analyzer")
 _conformance: dict = {kind: {"passed": 0, "failed": 0, "skipped": []} for kind in CONFORMANCE_KINDS}
 
 
@@ -46,15 +47,8 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, but REQUIRE_ALL_TOOLS=1 forbids skips: {report.longrepr}"
 
 
-def _conformance_kind(nodeid: str) -> str | None:
-    for kind in CONFORMANCE_KINDS:
-        if nodeid.split("::")[0].rsplit("/", 1)[-1].startswith(f"test_{kind}") and "conformance/" in nodeid:
-            return kind
-    return None
-
-
 def pytest_runtest_logreport(report):
-    kind = _conformance_kind(report.nodeid)
+    kind = conformance_kind(report.nodeid)
     if kind is None:
         return
     tally = _conformance[kind]
@@ -88,15 +82,12 @@ def pytest_terminal_summary(terminalreporter):
     seen = {kind: t for kind, t in _conformance.items() if t["passed"] or t["failed"] or t["skipped"]}
     if not seen:
         return
-    parts = []
-    for kind, tally in seen.items():
-        total = tally["passed"] + tally["failed"] + len(tally["skipped"])
-        parts.append(f"{kind} {tally['passed']}/{total}")
+    figures = {kind: (t["passed"], t["passed"] + t["failed"] + len(t["skipped"])) for kind, t in seen.items()}
     terminalreporter.write_sep("-", "Istio conformance")
     for tally in seen.values():
         for nodeid, reason in tally["skipped"]:
             terminalreporter.write_line(f"not expressible here: {nodeid}: {reason}")
-    terminalreporter.write_line(f"Istio conformance: {', '.join(parts)} Istio cases")
+    terminalreporter.write_line(conformance_line(figures))
 
 
 # ---- fixtures shared by several folders -----------------------------------------------------------
