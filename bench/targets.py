@@ -7,7 +7,7 @@
   - `localmesh analyze` on the shipped canary set, wall time (bench/analyze_bench.py).
 Prints the measurements, then one table: measure, value, target, met?, with the machine and its
 load before and after (other work on the machine skews every number: take the figures that go
-into the README on an idle machine). Not a test: numbers depend on the machine.
+into docs/reference/benchmarks.md on an idle machine). Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
