@@ -97,12 +97,6 @@ def test_folder_arguments_are_expanded(tmp_path):
     assert f"{tmp_path / 'a' / 'z-vs.yaml'}:15) Referenced host not found" in result.stdout
 
 
-def test_readme_codes_table_is_the_analyzers():
-    from localmesh.analyze.messages import codes_table
-
-    assert codes_table() in (ROOT / "README.md").read_text(encoding="utf-8")
-
-
 # `python -m localmesh ARGS`, writing the names in sys.modules at exit to the file argv[1]. (Not
 # -X importtime: it does not see modules imported through importlib.)
 RUN_AND_LIST_MODULES = """
