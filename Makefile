@@ -50,7 +50,7 @@ bench: $(STAMP) ## Measure tracing cost, spans, memory, the mesh hop, the analyz
 
 # Parallel (pytest-xdist; pyproject.toml's addopts keep tests that share a server, the images or a
 # mesh on one worker). The tests mostly wait on processes, so more workers than cores pays off; 4
-# was fastest on 2 cores without loading them so much that probe timeouts start to fail (README).
+# was fastest on 2 cores without loading them so much that probe timeouts start to fail (docs/reference/testing.md).
 TEST_WORKERS ?= 4
 # The inner loop: everything that starts no Envoy, container, browser or database, nor is slow.
 FAST_TESTS := not envoy and not containers and not browser and not postgres and not slow

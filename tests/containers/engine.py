@@ -24,7 +24,8 @@ BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
 # What the Makefile writes (build/ is gitignored); a CONTAINERS_CONF the user set wins, as in make.
 CONTAINERS_CONF_FILE = REPO_ROOT / "build" / "containers" / "containers.conf"
 SCRIPT = REPO_ROOT / "scripts" / "containers.sh"
-PODMAN_HINT = "install podman: apt-get install podman runc debootstrap (Debian 12), see README 'Containers'"
+PODMAN_HINT = ("install podman: apt-get install podman runc debootstrap (Debian 12), "
+               "see docs/reference/containers.md")
 DOCKER_HINT = "install docker: apt-get install docker.io, and start dockerd (.ci/run does both)"
 # Exit statuses of a container whose main process ended on SIGTERM: handled (0) or by the signal (128+15).
 SIGTERM_EXITS = {0, 143}

@@ -46,7 +46,7 @@ def site_copy(tmp_path):
     copy.mkdir()
     shutil.copy(REPO_ROOT / "mkdocs.yml", copy / "mkdocs.yml")
     shutil.copytree(REPO_ROOT / "docs", copy / "docs", ignore=shutil.ignore_patterns("__pycache__"))
-    for included in ("istio", "k8s"):  # the pages include manifests from there
+    for included in ("istio", "k8s", "README.md"):  # the pages include manifests and the README's table
         (copy / included).symlink_to(REPO_ROOT / included)
     return copy
 

@@ -41,7 +41,7 @@ def test_the_readme_states_the_istioctl_release_to_install():
 
 
 def test_a_stale_mention_is_found():
-    # Proves the check above can fail: the forms the README uses, with other releases.
+    # Proves the check above can fail: the forms the docs use, with other releases.
     major, minor = ISTIO_MINOR.split(".")
     older = f"{major}.{int(minor) - 7}"
     text = (

@@ -20,7 +20,7 @@ IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/a
           "ecommerce/traffic-generator:1.0"}
 # Removed or ignored since ddtrace 3: a manifest that sets them is out of date.
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
-# Lean tracing (README, Datadog tracing > What tracing costs; bench/tracing_bench.py): the shop's
+# Lean tracing (docs/reference/tracing.md, What tracing costs; bench/tracing_bench.py): the shop's
 # own request and client spans instead of ddtrace's Flask and requests integrations, and no tracer
 # features the demo does not use.
 LEAN_TRACING = {
@@ -66,7 +66,7 @@ def test_every_workload_is_found():
 
 @pytest.mark.parametrize("deployment", [d for d in DEPLOYMENTS if is_server(d)], ids=str)
 def test_servers_use_the_lean_tracer_settings_and_one_worker(deployment):
-    # Measured by `make bench` (README); the compose file and the images carry them too.
+    # Measured by `make bench` (docs/reference/benchmarks.md); the compose file and the images carry them too.
     env = env_of(only_container(deployment))
     for name, value in LEAN_TRACING.items():
         assert env.get(name, {}).get("value") == value, f"{deployment}: {name} must be {value!r}"
