@@ -11,7 +11,8 @@ echo client cannot send cookies back); this client can, so they run.
 from __future__ import annotations
 
 import pytest
-from testkit.echo_mesh import configure, echo_pods, requests_for_one_host_by_chance, run_mesh, service
+from testkit.echo_mesh import NAMESPACE, requests_for_one_host_by_chance, serve_echo, service
+from testkit.manifests import destination_rule
 
 pytestmark = pytest.mark.envoy
 
@@ -20,27 +21,14 @@ CALLS = requests_for_one_host_by_chance(len(PODS))
 QUERY_PATH = "/?some-query-param=bar"
 HEADERS = {"x-some-header": "baz"}
 
-# Manifests are written out whole here and in test_routing_virtual_service.py, as routing.go writes
-# each case, so that each test reads on its own: the lines they repeat are repeated on purpose.
-DESTINATION_RULE = """
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: $svc
-spec:
-  host: $svc
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        $hash
-"""
+# Each DestinationRule's consistentHash as routing.go writes it.
 HASHES = {
-    "source-ip": "useSourceIp: true",
-    "query-param": "httpQueryParameterName: some-query-param",
-    "http-header": "httpHeaderName: x-some-header",
-    "tcp-source-ip": "useSourceIp: true",
-    "cookie-ttl": "httpCookie:\n          name: session-cookie\n          ttl: 3600s",
-    "cookie": "httpCookie:\n          name: session-cookie",
+    "source-ip": "{useSourceIp: true}",
+    "query-param": "{httpQueryParameterName: some-query-param}",
+    "http-header": "{httpHeaderName: x-some-header}",
+    "tcp-source-ip": "{useSourceIp: true}",
+    "cookie-ttl": "{httpCookie: {name: session-cookie, ttl: 3600s}}",
+    "cookie": "{httpCookie: {name: session-cookie}}",
 }
 
 
@@ -48,14 +36,16 @@ def manifests() -> str:
     parts = [service("no-consistent", {"class": "standard"})]
     for name, key in HASHES.items():
         parts.append(service(name, {"class": "standard"}))
-        parts.append(configure(DESTINATION_RULE.replace("$hash", key), svc=name))
+        parts.append(destination_rule(name, NAMESPACE, f"""
+            host: {name}
+            trafficPolicy: {{loadBalancer: {{consistentHash: {key}}}}}
+        """))
     return "".join(parts)
 
 
 @pytest.fixture(scope="module")
 def mesh():
-    with echo_pods(PODS) as pods, run_mesh(manifests(), pods) as running:
-        assert running.warnings == []
+    with serve_echo(PODS, manifests()) as running:
         yield running
 
 

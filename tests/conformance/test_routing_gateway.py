@@ -10,7 +10,17 @@ destination's FQDN). Calls go to the gateway listener.
 from __future__ import annotations
 
 import pytest
-from testkit.echo_mesh import AUTO_HTTP, HTTP, HTTP2, NAMESPACE, configure, echo_pods, run_mesh, service
+from testkit import manifests
+from testkit.echo_mesh import (
+    AUTO_HTTP,
+    HTTP,
+    HTTP2,
+    NAMESPACE,
+    echo_pods,
+    run_mesh,
+    service,
+    use_client_protocol,
+)
 
 pytestmark = pytest.mark.envoy
 
@@ -24,78 +34,22 @@ def fqdn(name: str) -> str:
     return f"{name}.{NAMESPACE}.svc.cluster.local"
 
 
-# Manifests are written out whole here and in test_routing_virtual_service.py and
-# tests/envoy/test_visibility_envoy.py, so that each test reads on its own: the lines they repeat are
-# repeated on purpose.
-def gateway(hosts: str, extra: str = "") -> str:
-    """routing.go's gatewayTmpl for an HTTP server on port 80."""
-    return f"""
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port:
-      number: 80
-      name: http
-      protocol: HTTP
-    hosts:
-    - "{hosts}"{extra}
-"""
+def gateway(hosts: str, tls: str = "") -> str:
+    """routing.go's gatewayTmpl for an HTTP server on port 80 (tls: its tls field, flow style)."""
+    server = f'- port: {{number: 80, name: http, protocol: HTTP}}\n  hosts: ["{hosts}"]'
+    if tls:
+        server += f"\n  tls: {tls}"
+    return manifests.gateway("gateway", NAMESPACE, f"selector: {{istio: ingressgateway}}\nservers:\n{server}")
 
 
 def virtual_service(host: str, destination: str, port: int, match_scheme: str = "") -> str:
     """routing.go's httpVirtualServiceTmpl (MatchScheme adds a scheme match and a header)."""
-    scheme = f"""
-    match:
-    - scheme:
-        exact: {match_scheme}
-    headers:
-      request:
-        add:
-          istio-custom-header: user-defined-value""" if match_scheme else ""
-    return f"""
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: "{host.replace('*', 'wild')}"
-spec:
-  gateways:
-  - gateway
-  hosts:
-  - "{host}"
-  http:
-  - route:
-    - destination:
-        host: "{destination}"
-        port:
-          number: {port}{scheme}
-"""
-
-
-def use_client_protocol(host: str) -> str:
-    """routing.go's useClientProtocolDestinationRuleTmpl."""
-    return f"""
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: "use-client-protocol-{host.split('.')[0]}"
-spec:
-  host: {host}
-  trafficPolicy:
-    tls:
-      mode: DISABLE
-    connectionPool:
-      http:
-        useClientProtocol: true
-"""
-
-
-def documents(*parts: str) -> str:
-    return configure("\n---\n".join(parts))
+    rule = f'- route: [{{destination: {{host: "{destination}", port: {{number: {port}}}}}}}]'
+    if match_scheme:
+        rule += (f"\n  match: [{{scheme: {{exact: {match_scheme}}}}}]"
+                 "\n  headers: {request: {add: {istio-custom-header: user-defined-value}}}")
+    spec = f'gateways: [gateway]\nhosts: ["{host}"]\nhttp:\n{rule}'
+    return manifests.virtual_service(host.replace("*", "wild"), NAMESPACE, spec)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +68,7 @@ def ok_with(reply, protocol: str) -> None:
 
 def test_404(pods):
     """Istio: "404": a Gateway for any host and no VirtualService; Host foo.bar gets 404."""
-    with run_mesh(service("b", {"app": "b"}) + documents(gateway("*")), pods) as mesh:
+    with run_mesh(service("b", {"app": "b"}) + gateway("*"), pods) as mesh:
         reply = mesh.gateway_call(host="foo.bar")
         assert reply.status == 404, str(reply)
 
@@ -122,10 +76,7 @@ def test_404(pods):
 @pytest.fixture(scope="module")
 def redirecting(pods):
     """The Gateway of "https redirect" and "http redirect when vs port specify https"."""
-    config = documents(
-        gateway("*", "\n    tls:\n      httpsRedirect: true"),
-        virtual_service(fqdn("vs-443"), fqdn("vs-443"), 443),
-    )
+    config = gateway("*", "{httpsRedirect: true}") + virtual_service(fqdn("vs-443"), fqdn("vs-443"), 443)
     with run_mesh(service("b", {"app": "b"}) + service("vs-443", {"app": "b"}) + config, pods) as mesh:
         yield mesh
 
@@ -142,7 +93,7 @@ def test_https_redirect(redirecting, case, destination):
 
 @pytest.fixture(scope="module")
 def wildcard(pods):
-    config = documents(gateway("*.example.com"), virtual_service("*.example.com", fqdn("b"), HTTP))
+    config = gateway("*.example.com") + virtual_service("*.example.com", fqdn("b"), HTTP)
     with run_mesh(service("b", {"app": "b"}) + config, pods) as mesh:
         assert mesh.warnings == []
         yield mesh
@@ -183,8 +134,8 @@ def plain(pods):
         services += service(name, {"app": "b"})
         parts.append(virtual_service(fqdn(name), fqdn(name), port, scheme))
         if client_protocol:
-            parts.append(use_client_protocol(fqdn(name)))
-    with run_mesh(services + documents(*parts), pods) as mesh:
+            parts.append(use_client_protocol(f"use-client-protocol-{name}", fqdn(name)))
+    with run_mesh(services + "".join(parts), pods) as mesh:
         assert mesh.warnings == []
         yield mesh
 

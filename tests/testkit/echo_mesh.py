@@ -32,6 +32,8 @@ from localmesh.loader import load_text
 from localmesh.model import Mesh, build_mesh
 from localmesh.topology import Endpoint, Topology
 from testkit.envoy import EnvoyProcess, run_envoy
+from testkit.manifests import destination_rule
+from testkit.manifests import service as k8s_service
 from testkit.processes import free_port, stop_process, wait_for_http
 
 ECHO = Path(__file__).with_name("echo_server.py")
@@ -92,20 +94,20 @@ def echo_pods(pods: dict) -> Iterator[list]:
 def service(name: str, selector: dict) -> str:
     """An echo Service (Istio's echo ports) selecting pods by labels."""
     labels = ", ".join(f"{k}: {v}" for k, v in selector.items())
-    return f"""
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec:
-  selector: {{{labels}}}
-  ports:
-  - {{name: http, port: {HTTP}, targetPort: {TARGET[HTTP]}}}
-  - {{name: auto-http, port: {AUTO_HTTP}, targetPort: {TARGET[AUTO_HTTP]}}}
-  - {{name: http2, port: {HTTP2}, targetPort: {TARGET[HTTP2]}}}
-  - {{name: grpc, port: {GRPC}, targetPort: {TARGET[GRPC]}}}
-  - {{name: tcp, port: {TCP}, targetPort: {TARGET[TCP]}}}
----
-"""
+    named = (("http", HTTP), ("auto-http", AUTO_HTTP), ("http2", HTTP2), ("grpc", GRPC), ("tcp", TCP))
+    ports = "".join(f"\n- {{name: {key}, port: {port}, targetPort: {TARGET[port]}}}" for key, port in named)
+    return k8s_service(name, NAMESPACE, f"selector: {{{labels}}}\nports:{ports}")
+
+
+def use_client_protocol(name: str, host: str) -> str:
+    """routing.go's useClientProtocolDestinationRuleTmpl: plain text upstream, in the HTTP version
+    the client spoke."""
+    return destination_rule(name, NAMESPACE, f"""
+        host: {host}
+        trafficPolicy:
+          tls: {{mode: DISABLE}}
+          connectionPool: {{http: {{useClientProtocol: true}}}}
+    """)
 
 
 def configure(template: str, **names: str) -> str:
@@ -116,7 +118,7 @@ def configure(template: str, **names: str) -> str:
         if document.strip() and "namespace:" not in document:
             document = document.replace("metadata:\n", f"metadata:\n  namespace: {NAMESPACE}\n", 1)
         out.append(document)
-    return "\n---".join(out) + "\n---\n"
+    return "\n---" + "\n---".join(out) + "\n"
 
 
 @dataclass
@@ -244,6 +246,15 @@ def run_mesh(manifests: str, pods: list) -> Iterator[MeshUnderTest]:
     warnings = build_resources(mesh, topology).warnings
     with run_envoy(build_static_config(mesh, topology)) as envoy:
         yield MeshUnderTest(mesh, topology, envoy, warnings)
+
+
+@contextmanager
+def serve_echo(pods: dict, manifests: str) -> Iterator[MeshUnderTest]:
+    """Echo pods ({name: labels}) behind one Envoy for manifests that localmesh expresses whole:
+    the builders warn about nothing."""
+    with echo_pods(pods) as running, run_mesh(manifests, running) as mesh:
+        assert mesh.warnings == [], mesh.warnings
+        yield mesh
 
 
 def requests_for_one_host_by_chance(hosts: int) -> int:
