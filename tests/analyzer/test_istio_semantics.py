@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from testkit.manifests import document
 
 from analyzer.corpus_loader import BASE
 from localmesh.analyze import CODES, ERROR, INFO, WARNING, analyze
@@ -33,11 +34,7 @@ def docs(*documents: str) -> str:
 
 def vs(spec: str, name: str = "advertisements", namespace: str = "ns3") -> str:
     """A VirtualService document; spec is YAML at any indentation."""
-    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
-    return (
-        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-        f"metadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{body}\n"
-    )
+    return document("VirtualService", name, namespace, spec)
 
 
 def route_to(*destinations: str, hosts: str = "[advertisements]") -> str:
@@ -55,10 +52,8 @@ def service_entry(name: str, namespace: str, host: str, export_to: str = "[]") -
 
 
 def destination_rule(name: str, namespace: str, host: str, extra: str = "") -> str:
-    return (
-        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-        f"metadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  host: {host}\n  {extra}\n"
-    )
+    """extra: one more line of the spec (flow style)."""
+    return document("DestinationRule", name, namespace, f"host: {host}\n{extra}")
 
 
 # ---- Validation --------------------------------------------------------------------------
@@ -363,17 +358,11 @@ def test_conflicting_mesh_virtual_services():
     assert len(texts(docs(vs(spec), local), "IST0109")) == 2
 
 
-# Manifests are written out whole here and in the Envoy builders' and runtime's tests, so that each
-# test reads on its own: the lines they repeat are repeated on purpose.
 def test_port_selector_required():
-    multi = """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: multi, namespace: ns3}
-        spec:
-          selector: {app: advertisements}
-          ports: [{name: http, port: 5002}, {name: http-admin, port: 9000}]
-        """
+    multi = document("Service", "multi", "ns3", """
+        selector: {app: advertisements}
+        ports: [{name: http, port: 5002}, {name: http-admin, port: 9000}]
+    """, api_version="v1")
     messages = run(docs(multi, vs(route_to("{host: multi}", hosts="[multi]"))))
     assert [m.level for m in messages if m.code == "IST0112"] == [ERROR]
 

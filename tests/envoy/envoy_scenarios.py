@@ -6,48 +6,42 @@ Every Service selects the same two real ads processes (labels app=ads, version v
 
 from __future__ import annotations
 
-NAMESPACE = "t"
+from testkit.manifests import destination_rule, virtual_service
+from testkit.manifests import service as k8s_service
 
-DESTINATIONS = """
-      - destination: {{host: {host}, subset: {subset}}}"""
+NAMESPACE = "t"
 
 
 def service(name: str, app: str = "ads") -> str:
-    return f"""
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec:
-  selector: {{app: {app}}}
-  ports:
-  - {{name: http, port: 5002, targetPort: 5002}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec:
-  host: {name}
-  subsets:
-  - {{name: v1, labels: {{version: v1}}}}
-  - {{name: v2, labels: {{version: v2}}}}
----"""
+    """A Service selecting app's pods, with a DestinationRule for its subsets v1 and v2."""
+    return k8s_service(name, NAMESPACE, f"""
+        selector: {{app: {app}}}
+        ports: [{{name: http, port: 5002, targetPort: 5002}}]
+    """) + destination_rule(name, NAMESPACE, f"""
+        host: {name}
+        subsets:
+        - {{name: v1, labels: {{version: v1}}}}
+        - {{name: v2, labels: {{version: v2}}}}
+    """)
 
 
-def virtual_service(name: str, http: str) -> str:
-    return f"""
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec:
-  hosts: [{name}]
-  http:{http}
----"""
+def scenario_vs(name: str, http: str) -> str:
+    return virtual_service(name, NAMESPACE, f"hosts: [{name}]\nhttp:{http}")
 
 
 def to(host: str, subset: str) -> str:
     return f"""
     route:
     - destination: {{host: {host}, subset: {subset}}}"""
+
+
+def weighted(host: str, *weights: tuple) -> str:
+    """A route over subsets of host: (subset, weight) each, weight None for none written."""
+    destinations = []
+    for subset, weight in weights:
+        written = "" if weight is None else f", weight: {weight}"
+        destinations.append(f"{{destination: {{host: {host}, subset: {subset}}}{written}}}")
+    return "route: [" + ", ".join(destinations) + "]"
 
 
 # A table of scenarios: its entries repeat one shape on purpose.
@@ -81,23 +75,10 @@ CASES = {
   - match:
     - withoutHeaders: {x-beta: {exact: "1"}, x-block: {}}""" + to("without", "v2") + """
   - name: rest""" + to("without", "v1"),
-    "weights": """
-  - route:
-    - destination: {host: weights, subset: v1}
-      weight: 1
-    - destination: {host: weights, subset: v2}
-      weight: 3""",
+    "weights": "\n  - " + weighted("weights", ("v1", 1), ("v2", 3)),
     "zero": """
   - match: [{headers: {x-case: {exact: omitted}}}]
-    route:
-    - destination: {host: zero, subset: v1}
-    - destination: {host: zero, subset: v2}
-      weight: 5
-  - route:
-    - destination: {host: zero, subset: v1}
-      weight: 0
-    - destination: {host: zero, subset: v2}
-      weight: 100""",
+    """ + weighted("zero", ("v1", None), ("v2", 5)) + "\n  - " + weighted("zero", ("v1", 0), ("v2", 100)),
     "nomatch": """
   - match: [{headers: {x-only: {exact: "1"}}}]""" + to("nomatch", "v1"),
     "unknown": """
@@ -107,7 +88,7 @@ CASES = {
 
 
 def manifests() -> str:
-    parts = [service(name) + virtual_service(name, http) for name, http in CASES.items()]
+    parts = [service(name) + scenario_vs(name, http) for name, http in CASES.items()]
     parts.append(service("plain", app="plain"))
     parts.append(service("ready", app="ready"))
-    return "\n".join(parts)
+    return "".join(parts)

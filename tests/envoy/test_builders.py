@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from testkit.manifests import destination_rule, gateway, service, virtual_service
 
 from localmesh.envoy import build_resources, build_static_config
 from localmesh.envoy.names import cluster_name, duration, percent
@@ -13,24 +14,15 @@ from localmesh.topology import Endpoint, Topology, TracingConfig
 
 FQDN = "ads.t.svc.cluster.local"
 
-# Manifests are written out whole here and in test_dynamic.py, test_istio_semantics.py,
-# test_visibility.py and the analyzer's and runtime's tests, so that each test reads on its own: the
-# lines they repeat are repeated on purpose.
-BASE = """
-apiVersion: v1
-kind: Service
-metadata: {name: ads, namespace: t}
-spec:
-  selector: {app: ads}
-  ports: [{name: http, port: 5002}]
-"""
+BASE = service("ads", "t", """
+    selector: {app: ads}
+    ports: [{name: http, port: 5002}]
+""")
 
-RULE = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads, namespace: t}
-spec:
+# BASE with a second port, 6000.
+TWO_PORTS = BASE.replace("port: 5002}]", "port: 5002}, {name: http-b, port: 6000}]")
+
+RULE = destination_rule("ads", "t", """
   host: ads
   trafficPolicy:
     loadBalancer: {simple: LEAST_REQUEST}
@@ -52,7 +44,7 @@ spec:
     trafficPolicy:
       loadBalancer: {simple: RANDOM}
       loadBalancer_typo: {}
-"""
+""")
 
 
 def endpoints(*specs):
@@ -82,16 +74,8 @@ def routes_of(resources, name=f"{FQDN}:5002"):
 
 
 def vs(http, name="ads"):
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: {name}, namespace: t}}
-spec:
-  hosts: [ads]
-  http:
-{http}
-"""
+    """A VirtualService for host ads with these http rules (YAML, indented as under `http:`)."""
+    return virtual_service(name, "t", "hosts: [ads]\nhttp:\n" + http.strip("\n"))
 
 
 def hosts_of(cluster):
@@ -179,20 +163,12 @@ def test_default_circuit_breakers_are_lifted_as_istio_does():
 
 
 def test_port_level_settings_apply_to_their_port_only():
-    text = BASE.replace("port: 5002}]", "port: 5002}, {name: http-b, port: 6000}]")
-    text += """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads, namespace: t}
-spec:
-  host: ads
-  trafficPolicy:
-    loadBalancer: {simple: RANDOM}
-    portLevelSettings:
-    - port: {number: 6000}
-      loadBalancer: {simple: LEAST_REQUEST}
-"""
+    text = TWO_PORTS + destination_rule("ads", "t", """
+        host: ads
+        trafficPolicy:
+          loadBalancer: {simple: RANDOM}
+          portLevelSettings: [{port: {number: 6000}, loadBalancer: {simple: LEAST_REQUEST}}]
+    """)
     _, resources = build(text, service_ports={(FQDN, 5002): 15002, (FQDN, 6000): 16000})
     clusters = clusters_by_name(resources)
     assert clusters[f"outbound|5002||{FQDN}"]["lb_policy"] == "RANDOM"
@@ -395,28 +371,16 @@ def test_listener_per_service_port_on_topology_address():
     assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 15002}
 
 
-GATEWAY = """
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: t}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
+GATEWAY = gateway("gw", "t", """
+    selector: {istio: ingressgateway}
+    servers:
+    - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
+    - {port: {number: 443, name: https, protocol: HTTPS}, hosts: ["*"]}
+""") + virtual_service("edge", "t", """
     hosts: ["*"]
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: t}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: ads}}]
-"""
+    gateways: [gw]
+    http: [{route: [{destination: {host: ads}}]}]
+""")
 
 
 def test_gateway_listener_routes_its_bound_virtual_services():

@@ -10,7 +10,10 @@ import time
 
 import pytest
 import requests
+from test_builders import BASE as SERVICE
+from test_builders import FQDN
 from testkit.envoy import run_envoy
+from testkit.manifests import destination_rule, virtual_service
 from testkit.processes import free_port, run_service
 
 from localmesh.envoy import build_bootstrap, build_resources, discovery_files
@@ -20,37 +23,17 @@ from localmesh.topology import Endpoint, Topology
 
 pytestmark = pytest.mark.envoy
 
-FQDN = "ads.t.svc.cluster.local"
-# Manifests are written out whole here and in test_builders.py, test_istio_semantics.py,
-# tests/analyzer/test_istio_semantics.py and tests/mesh/test_runtime_units.py, so that each test
-# reads on its own: the lines they repeat are repeated on purpose.
-BASE = """
-apiVersion: v1
-kind: Service
-metadata: {name: ads, namespace: t}
-spec:
-  selector: {app: ads}
-  ports: [{name: http, port: 5002}]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads, namespace: t}
-spec:
-  host: ads
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-"""
-ALL_TO_V2 = """
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ads, namespace: t}
-spec:
-  hosts: [ads]
-  http:
-  - route: [{destination: {host: ads, subset: v2}}]
-"""
+BASE = SERVICE + destination_rule("ads", "t", """
+    host: ads
+    subsets:
+    - {name: v1, labels: {version: v1}}
+    - {name: v2, labels: {version: v2}}
+""")
+ALL_TO_V2 = virtual_service("ads", "t", """
+    hosts: [ads]
+    http:
+    - route: [{destination: {host: ads, subset: v2}}]
+""")
 
 
 def write_files(config_dir, mesh, topology):

@@ -25,6 +25,8 @@ def test_istio_expands_only_names_without_a_dot(host, expected):
     assert resolve_host(host, "ns3") == expected
 
 
+# The Kubernetes DNS search path: a table shaped like the one above on purpose, so that the two
+# rules can be read side by side.
 @pytest.mark.parametrize(
     ("host", "expected"),
     [

@@ -24,8 +24,6 @@ from testkit.echo_mesh import (
 
 pytestmark = pytest.mark.envoy
 
-# Imports and fixtures shaped like tests/conformance/test_routing_virtual_service.py's on purpose:
-# both drive the same echo mesh.
 PODS = {
     "b-0": {"app": "b", "version": "v1", "group": "with-dead"},
     "b-1": {"app": "b", "version": "v2", "group": "with-dead"},

@@ -6,29 +6,20 @@ real Envoy: test_istio_defaults.py and test_routing_matrix.py.
 
 from __future__ import annotations
 
-from test_builders import BASE, FQDN, RULE, build, clusters_by_name, routes_of, vs
+from test_builders import BASE, FQDN, RULE, TWO_PORTS, build, clusters_by_name, routes_of, vs
+from testkit.manifests import destination_rule, gateway, virtual_service
 
 from localmesh.envoy.names import PREVIOUS_HOSTS_TYPE, cluster_name, percent
 from localmesh.envoy.routes import DEFAULT_RETRY_ON
 
-# Manifests are written out whole here and in test_builders.py, test_dynamic.py and
-# test_visibility.py, so that each test reads on its own: the lines they repeat are repeated on
-# purpose.
-TWO_RULES = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads-extra, namespace: t}
-spec:
-  host: ads
-  trafficPolicy:
-    loadBalancer: {simple: RANDOM}
-  subsets:
-  - name: v1
-    labels: {version: other}
-  - name: canary
-    labels: {version: v2}
-"""
+TWO_RULES = destination_rule("ads-extra", "t", """
+    host: ads
+    trafficPolicy:
+      loadBalancer: {simple: RANDOM}
+    subsets:
+    - {name: v1, labels: {version: other}}
+    - {name: canary, labels: {version: v2}}
+""")
 
 
 def cluster(resources, subset=None, port=5002):
@@ -246,22 +237,16 @@ def test_a_negative_weight_or_a_zero_total_warns():
 
 
 def test_subset_policy_replaces_the_top_level_part_by_part():
-    rule = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads, namespace: t}
-spec:
-  host: ads
-  trafficPolicy:
-    loadBalancer: {simple: RANDOM}
-    connectionPool: {tcp: {maxConnections: 10}, http: {http2MaxRequests: 20}}
-  subsets:
-  - name: v1
-    labels: {version: v1}
-    trafficPolicy:
-      connectionPool: {http: {http1MaxPendingRequests: 5}}
-"""
+    rule = destination_rule("ads", "t", """
+        host: ads
+        trafficPolicy:
+          loadBalancer: {simple: RANDOM}
+          connectionPool: {tcp: {maxConnections: 10}, http: {http2MaxRequests: 20}}
+        subsets:
+        - name: v1
+          labels: {version: v1}
+          trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: 5}}}
+    """)
     _, resources = build(BASE + rule)
     v1 = cluster(resources, "v1")
     limits = v1["circuit_breakers"]["thresholds"][0]
@@ -273,20 +258,13 @@ spec:
 
 
 def test_port_level_settings_replace_the_whole_policy_for_their_port():
-    text = BASE.replace("port: 5002}]", "port: 5002}, {name: http-b, port: 6000}]") + """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ads, namespace: t}
-spec:
-  host: ads
-  trafficPolicy:
-    loadBalancer: {simple: RANDOM}
-    outlierDetection: {consecutive5xxErrors: 3}
-    portLevelSettings:
-    - port: {number: 6000}
-      connectionPool: {tcp: {maxConnections: 7}}
-"""
+    text = TWO_PORTS + destination_rule("ads", "t", """
+        host: ads
+        trafficPolicy:
+          loadBalancer: {simple: RANDOM}
+          outlierDetection: {consecutive5xxErrors: 3}
+          portLevelSettings: [{port: {number: 6000}, connectionPool: {tcp: {maxConnections: 7}}}]
+    """)
     _, resources = build(text, service_ports={(FQDN, 5002): 15002, (FQDN, 6000): 16000})
     whole, port_level = cluster(resources), cluster(resources, port=6000)
     assert whole["lb_policy"] == "RANDOM" and whole["outlier_detection"]["consecutive_5xx"] == 3
@@ -346,34 +324,19 @@ def test_ports_by_protocol_h2_tcp_and_sniffed():
 # ---- Ingress gateway: gateway.go buildGatewayHTTPRouteConfig ------------------------------------
 
 
+def _listed(hosts):
+    return "[" + ", ".join(f'"{h}"' for h in hosts) + "]"
+
+
 def _gateway(hosts, port=80):
-    listed = ", ".join(f'"{h}"' for h in hosts)
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: t}}
-spec:
-  selector: {{istio: ingressgateway}}
-  servers:
-  - port: {{number: {port}, name: http, protocol: HTTP}}
-    hosts: [{listed}]
-"""
+    server = f"{{port: {{number: {port}, name: http, protocol: HTTP}}, hosts: {_listed(hosts)}}}"
+    return gateway("gw", "t", f"selector: {{istio: ingressgateway}}\nservers: [{server}]")
 
 
 def _bound(name, hosts, http):
-    listed = ", ".join(f'"{h}"' for h in hosts)
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: {name}, namespace: t}}
-spec:
-  hosts: [{listed}]
-  gateways: [gw]
-  http:
-{http}
-"""
+    """A VirtualService bound to Gateway gw (http: rules indented as under `http:`)."""
+    rules = http.strip("\n")
+    return virtual_service(name, "t", f"hosts: {_listed(hosts)}\ngateways: [gw]\nhttp:\n{rules}")
 
 
 def gateway_hosts(resources):

@@ -29,12 +29,6 @@ def fqdn(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def ads_v2_second():
-    with run_service("advertisements", env={"ADS_VERSION": "2.0"}) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
 def mesh():
     return build_mesh(load_text(manifests(), "scenarios.yaml"))
 
@@ -45,7 +39,13 @@ def dead_port():
 
 
 @pytest.fixture(scope="module")
-def topology(mesh, ads_v1, ads_v2, ads_v2_second, dead_port):
+def topology(mesh, ads_v1, ads_v2, dead_port):
+    # A second 2.0 process: the plain Service's third endpoint, running as long as the topology.
+    with run_service("advertisements", env={"ADS_VERSION": "2.0"}) as ads_v2_second:
+        yield _topology(mesh, ads_v1, ads_v2, ads_v2_second, dead_port)
+
+
+def _topology(mesh, ads_v1, ads_v2, ads_v2_second, dead_port) -> Topology:
     def endpoint(pod, app, version, port, health="/readyz"):
         labels = {"app": app, "version": version}
         return Endpoint(pod, NAMESPACE, labels, "127.0.0.1", port, health)

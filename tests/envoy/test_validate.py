@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 from testkit.envoy import validate
+from testkit.manifests import destination_rule
 from testkit.processes import REPO_ROOT
 
 from localmesh.envoy import build_bootstrap, build_resources, build_static_config, discovery_files
@@ -94,32 +95,27 @@ def test_static_config_with_every_feature_validates(tmp_path):
 """
     ports = ("ports: [{name: http, port: 5002}, {name: grpc, port: 7070}, {name: tcp, port: 5432}, "
              "{name: x, port: 81}]")
-    hashing = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: hashing, namespace: t}
-spec:
-  host: ads
-  trafficPolicy:
-    loadBalancer: {consistentHash: {httpCookie: {name: c, ttl: 10s, path: /}}, warmupDurationSecs: 10s}
-    connectionPool:
-      http: {useClientProtocol: true, idleTimeout: 30s, maxConcurrentStreams: 10}
-      tcp: {tcpKeepalive: {time: 30s, interval: 5s, probes: 3}, maxConnectionDuration: 1h}
-    retryBudget: {percent: {value: 25}, minRetryConcurrency: 5}
-    outlierDetection:
-      splitExternalLocalOriginErrors: true
-      consecutiveLocalOriginFailures: 2
-      minHealthPercent: 50
-    portLevelSettings:
-    - port: {number: 7070}
-      loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}}
-  subsets:
-  - name: lucky
-    labels: {version: v1}
-    trafficPolicy:
-      loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 5s, aggression: 2, minimumPercent: 20}}
-"""
+    hashing = destination_rule("hashing", "t", """
+        host: ads
+        trafficPolicy:
+          loadBalancer: {consistentHash: {httpCookie: {name: c, ttl: 10s, path: /}}, warmupDurationSecs: 10s}
+          connectionPool:
+            http: {useClientProtocol: true, idleTimeout: 30s, maxConcurrentStreams: 10}
+            tcp: {tcpKeepalive: {time: 30s, interval: 5s, probes: 3}, maxConnectionDuration: 1h}
+          retryBudget: {percent: {value: 25}, minRetryConcurrency: 5}
+          outlierDetection:
+            splitExternalLocalOriginErrors: true
+            consecutiveLocalOriginFailures: 2
+            minHealthPercent: 50
+          portLevelSettings:
+          - port: {number: 7070}
+            loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}}
+        subsets:
+        - name: lucky
+          labels: {version: v1}
+          trafficPolicy:
+            loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 5s, aggression: 2, minimumPercent: 20}}
+    """)
     # The first DestinationRule's top-level policy is the host's (istiod's merge): hashing first.
     text = BASE.replace("ports: [{name: http, port: 5002}]", ports) + hashing + RULE + vs(http) + GATEWAY
     mesh = build_mesh(load_text(text, "all.yaml"))
@@ -243,6 +239,7 @@ def test_render_json(capsys, monkeypatch):
     assert status == 0 and "static_resources" in json.loads(out)
 
 
+# A table of bad arguments and the one line each gets: rows alike by shape on purpose.
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -261,6 +258,8 @@ def test_render_bad_arguments_give_one_line(capsys, monkeypatch, argv, message):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+# BAD_SUBSET and SCHEMA_ERRORS are written whole, as a user's files are: the messages expected name
+# their line numbers.
 BAD_SUBSET = """
 apiVersion: networking.istio.io/v1
 kind: VirtualService

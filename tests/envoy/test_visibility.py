@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 from test_builders import clusters_by_name
+from testkit.manifests import destination_rule, gateway, virtual_service
+from testkit.manifests import service as k8s_service
 
 from localmesh.envoy import build_resources
 from localmesh.envoy.names import cluster_name, gateway_route_name
@@ -18,25 +20,14 @@ from localmesh.model import build_mesh, service_visible
 from localmesh.topology import Endpoint, Topology
 
 
-# Manifests are written out whole here and in test_builders.py, test_istio_semantics.py and
-# tests/analyzer/test_istio_semantics.py, so that each test reads on its own: the lines they repeat
-# are repeated on purpose.
 def rule(name: str, namespace: str, host: str, subsets: list, export_to: list | None = None) -> str:
     """subsets: names, or 'name=version' for a subset selecting that version label."""
-    export = f"\n  exportTo: {export_to}" if export_to is not None else ""
+    export = f"\nexportTo: {export_to}" if export_to is not None else ""
     listed = ""
     for subset in subsets:
         subset_name, _, version = subset.partition("=")
-        listed += f"\n  - name: {subset_name}" + (f"\n    labels: {{version: {version}}}" if version else "")
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  host: "{host}"{export}
-  subsets:{listed}
-"""
+        listed += f"\n- name: {subset_name}" + (f"\n  labels: {{version: {version}}}" if version else "")
+    return destination_rule(name, namespace, f'host: "{host}"{export}\nsubsets:{listed}')
 
 
 def mesh_of(text: str):
@@ -64,6 +55,7 @@ EXPORT_TO_RULES = (
 )
 
 
+# Istio's table of cases, row for row: alike by shape on purpose.
 @pytest.mark.parametrize(
     ("proxy_namespace", "service_namespace", "host", "subsets"),
     [
@@ -130,27 +122,20 @@ def test_an_update_keeps_the_creation_place():
 # ---- push_context_test.go TestVirtualServiceWithExportTo -------------------------------------
 
 
-def virtual_service(name: str, namespace: str, host: str, export_to: list | None, gateways=None) -> str:
-    export = f"\n  exportTo: {export_to}" if export_to is not None else ""
-    bound = f"\n  gateways: {gateways}" if gateways else ""
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  hosts: ["{host}"]{export}{bound}
-"""
+def exported_vs(name: str, namespace: str, host: str, export_to: list | None, gateways=None) -> str:
+    export = f"\nexportTo: {export_to}" if export_to is not None else ""
+    bound = f"\ngateways: {gateways}" if gateways else ""
+    return virtual_service(name, namespace, f'hosts: ["{host}"]{export}{bound}')
 
 
 EXPORTED_VIRTUAL_SERVICES = (
-    virtual_service("rule1", "test1", "rule1.com", [".", "ns1"])
-    + virtual_service("rule2", "test2", "rule2.com", ["test2", "ns1", "test1"])
-    + virtual_service("rule3", "test3", "rule3.com", ["test1", "test2", "*"], ["mesh"])
-    + virtual_service("rule2gw", "test2", "rule2gw.com", ["test2", "ns1", "test1"],
+    exported_vs("rule1", "test1", "rule1.com", [".", "ns1"])
+    + exported_vs("rule2", "test2", "rule2.com", ["test2", "ns1", "test1"])
+    + exported_vs("rule3", "test3", "rule3.com", ["test1", "test2", "*"], ["mesh"])
+    + exported_vs("rule2gw", "test2", "rule2gw.com", ["test2", "ns1", "test1"],
                       ["default/gateway", "mesh"])
-    + virtual_service("rule3gw", "test3", "rule3gw.com", ["test1", "test2", "*"], ["default/gateway"])
-    + virtual_service("zzz", "zzz", "rootNS.com", None)
+    + exported_vs("rule3gw", "test3", "rule3gw.com", ["test1", "test2", "*"], ["default/gateway"])
+    + exported_vs("zzz", "zzz", "rootNS.com", None)
 )
 
 
@@ -175,8 +160,8 @@ def test_virtual_services_a_proxy_sees_for_a_gateway(proxy_namespace, gateway, h
 
 def test_a_private_virtual_service_comes_before_a_public_one_for_the_same_host():
     # VirtualServicesForGateway: private (own namespace) first, then exported by name, then public.
-    text = (virtual_service("public", "a", "ads.b.svc.cluster.local", None)
-            + virtual_service("private", "c", "ads.b.svc.cluster.local", ["."]))
+    text = (exported_vs("public", "a", "ads.b.svc.cluster.local", None)
+            + exported_vs("private", "c", "ads.b.svc.cluster.local", ["."]))
     mesh = mesh_of(text)
     assert mesh.mesh_virtual_service_for("ads.b.svc.cluster.local", "c").name == "private"
     assert mesh.mesh_virtual_service_for("ads.b.svc.cluster.local", "a").name == "public"
@@ -187,15 +172,8 @@ def test_a_private_virtual_service_comes_before_a_public_one_for_the_same_host()
 
 def service(name: str, namespace: str, annotation: str | None = None, app: str = "ads") -> str:
     annotations = f", annotations: {{networking.istio.io/exportTo: '{annotation}'}}" if annotation else ""
-    return f"""
----
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {namespace}{annotations}}}
-spec:
-  selector: {{app: {app}}}
-  ports: [{{name: http, port: 80, targetPort: 8080}}]
-"""
+    spec = f"selector: {{app: {app}}}\nports: [{{name: http, port: 80, targetPort: 8080}}]"
+    return k8s_service(name, namespace, spec, metadata=annotations)
 
 
 @pytest.mark.parametrize(
@@ -228,34 +206,19 @@ def test_export_to_none_hides_a_service_even_from_its_own_namespace_unless_publi
 # ---- the builders: one Envoy for the gateway (istio-system) and the sidecars -----------------
 
 FRONTEND = "frontend.ns3.svc.cluster.local"
-GATEWAY = """
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: ns3}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-"""
+GATEWAY = gateway("gw", "ns3", """
+    selector: {istio: ingressgateway}
+    servers:
+    - port: {number: 80, name: http, protocol: HTTP}
+      hosts: ["*"]
+""")
 
 
 def gateway_vs(export_to: str = "", subset: str = "") -> str:
-    export = f"\n  exportTo: {export_to}" if export_to else ""
+    export = f"\nexportTo: {export_to}" if export_to else ""
     chosen = f", subset: {subset}" if subset else ""
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: frontend, namespace: ns3}}
-spec:
-  hosts: ["*"]
-  gateways: [gw]{export}
-  http:
-  - route:
-    - destination: {{host: frontend{chosen}}}
-"""
+    route = f"[{{route: [{{destination: {{host: frontend{chosen}}}}}]}}]"
+    return virtual_service("frontend", "ns3", f'hosts: ["*"]\ngateways: [gw]{export}\nhttp: {route}')
 
 
 def pods(*specs) -> tuple:
@@ -332,18 +295,9 @@ ADS_RULE = rule("ads", "ns3", "ads", ["v1=v1", "v2=v2"])
 
 
 def ads_vs(namespace: str, subset: str, export_to: str = "") -> str:
-    export = f"\n  exportTo: {export_to}" if export_to else ""
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: ads-{subset}, namespace: {namespace}}}
-spec:
-  hosts: [ads.ns3.svc.cluster.local]{export}
-  http:
-  - route:
-    - destination: {{host: ads.ns3.svc.cluster.local, subset: {subset}}}
-"""
+    export = f"\nexportTo: {export_to}" if export_to else ""
+    route = f"[{{route: [{{destination: {{host: {ADS}, subset: {subset}}}}}]}}]"
+    return virtual_service(f"ads-{subset}", namespace, f"hosts: [{ADS}]{export}\nhttp: {route}")
 
 
 def listener_cluster(resources, fqdn: str = ADS, port: int = 80) -> str:
@@ -390,21 +344,14 @@ def test_a_destination_rule_in_the_client_namespace_wins_over_the_services_own()
 
 
 def source_vs(condition: str, gateways: str = "[gw, mesh]") -> str:
-    return f"""
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: frontend, namespace: ns3}}
-spec:
-  hosts: [frontend]
-  gateways: {gateways}
-  http:
-  - match: [{{uri: {{prefix: /only}}, {condition}}}]
-    route:
-    - destination: {{host: frontend, subset: v1}}
-  - route:
-    - destination: {{host: frontend}}
-"""
+    return virtual_service("frontend", "ns3", f"""
+        hosts: [frontend]
+        gateways: {gateways}
+        http:
+        - match: [{{uri: {{prefix: /only}}, {condition}}}]
+          route: [{{destination: {{host: frontend, subset: v1}}}}]
+        - route: [{{destination: {{host: frontend}}}}]
+    """)
 
 
 FRONTEND_RULE = rule("frontend", "ns3", "frontend", ["v1=v1"])
@@ -485,19 +432,13 @@ def test_a_wildcard_virtual_service_host_routes_the_services_it_covers():
 
 
 def test_mirror_percent_in_its_protobuf_spelling_counts():
-    text = service("frontend", "ns3", app="frontend") + """
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: frontend, namespace: ns3}
-spec:
-  hosts: [frontend]
-  http:
-  - route:
-    - destination: {host: frontend}
-    mirror: {host: frontend}
-    mirror_percent: 25
-"""
+    text = service("frontend", "ns3", app="frontend") + virtual_service("frontend", "ns3", """
+        hosts: [frontend]
+        http:
+        - route: [{destination: {host: frontend}}]
+          mirror: {host: frontend}
+          mirror_percent: 25
+    """)
     resources = build(text)
     [route] = frontend_listener_routes(resources)
     [mirror] = route["route"]["request_mirror_policies"]
@@ -523,15 +464,11 @@ def test_gateway_server_fields_the_local_gateway_cannot_honour_are_warned_about(
 
 
 def test_an_external_name_service_is_warned_about():
-    text = """
-apiVersion: v1
-kind: Service
-metadata: {name: outside, namespace: ns3}
-spec:
-  type: ExternalName
-  externalName: example.com
-  ports: [{name: http, port: 80}]
-"""
+    text = k8s_service("outside", "ns3", """
+        type: ExternalName
+        externalName: example.com
+        ports: [{name: http, port: 80}]
+    """)
     resources = build(text)
     assert any("spec.externalName" in w and "example.com" in w for w in resources.warnings)
 

@@ -9,78 +9,47 @@ the sidecars of that namespace use it. Builder-level cases: test_visibility.py.
 from __future__ import annotations
 
 import pytest
-from testkit.echo_mesh import configure, echo_pods, run_mesh, service
+from testkit.echo_mesh import NAMESPACE, echo_pods, run_mesh, service
+from testkit.manifests import destination_rule, gateway, virtual_service
 
 pytestmark = pytest.mark.envoy
 
 PODS = {"b-0": {"app": "b", "version": "v1"}}
 
-# Manifests are written out whole here and in tests/conformance/test_routing_gateway.py, so that each
-# test reads on its own: the lines they repeat are repeated on purpose.
-CONFIG = """
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: private
-spec:
-  hosts: [private.example.com]
-  gateways: [gateway]
-  exportTo: ["."]
-  http:
-  - route:
-    - destination: {host: plain}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: shared
-spec:
-  hosts: [shared.example.com]
-  gateways: [gateway]
-  exportTo: [istio-system]
-  http:
-  - route:
-    - destination: {host: plain}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: subset
-spec:
-  hosts: [subset.example.com, subset]
-  gateways: [gateway, mesh]
-  http:
-  - route:
-    - destination: {host: subset, subset: v1}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: subset
-spec:
-  host: subset
-  exportTo: ["."]
-  subsets:
-  - name: v1
-    labels: {version: v1}
-"""
+CONFIG = (
+    gateway("gateway", NAMESPACE, """
+        selector: {istio: ingressgateway}
+        servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+    """)
+    + virtual_service("private", NAMESPACE, """
+        hosts: [private.example.com]
+        gateways: [gateway]
+        exportTo: ["."]
+        http: [{route: [{destination: {host: plain}}]}]
+    """)
+    + virtual_service("shared", NAMESPACE, """
+        hosts: [shared.example.com]
+        gateways: [gateway]
+        exportTo: [istio-system]
+        http: [{route: [{destination: {host: plain}}]}]
+    """)
+    + virtual_service("subset", NAMESPACE, """
+        hosts: [subset.example.com, subset]
+        gateways: [gateway, mesh]
+        http: [{route: [{destination: {host: subset, subset: v1}}]}]
+    """)
+    + destination_rule("subset", NAMESPACE, """
+        host: subset
+        exportTo: ["."]
+        subsets: [{name: v1, labels: {version: v1}}]
+    """)
+)
 
 
 @pytest.fixture(scope="module")
 def mesh():
     with echo_pods(PODS) as pods:
-        manifests = service("plain", {"app": "b"}) + service("subset", {"app": "b"}) + configure(CONFIG)
+        manifests = service("plain", {"app": "b"}) + service("subset", {"app": "b"}) + CONFIG
         with run_mesh(manifests, pods) as running:
             yield running
 

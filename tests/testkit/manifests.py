@@ -17,13 +17,19 @@ import textwrap
 ISTIO_API = "networking.istio.io/v1"
 
 
+def document(kind: str, name: str, namespace: str, spec: str, api_version: str = ISTIO_API,
+             metadata: str = "") -> str:
+    """One YAML document, apiVersion on its first line. spec is the YAML under `spec:`, at any
+    indentation; metadata adds flow-style fields after the namespace (", labels: {app: web}")."""
+    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
+    return (f"apiVersion: {api_version}\nkind: {kind}\n"
+            f"metadata: {{name: {name}, namespace: {namespace}{metadata}}}\nspec:\n{body}\n")
+
+
 def resource(kind: str, name: str, namespace: str, spec: str, api_version: str = ISTIO_API,
              metadata: str = "") -> str:
-    """One YAML document opened by `---`. spec is the YAML under `spec:`, at any indentation;
-    metadata adds flow-style fields after the namespace (", labels: {app: web}")."""
-    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
-    return (f"\n---\napiVersion: {api_version}\nkind: {kind}\n"
-            f"metadata: {{name: {name}, namespace: {namespace}{metadata}}}\nspec:\n{body}\n")
+    """document() opened by a `---` line, so that resources concatenate into one manifest."""
+    return "\n---\n" + document(kind, name, namespace, spec, api_version, metadata)
 
 
 def virtual_service(name: str, namespace: str, spec: str) -> str:
