@@ -7,7 +7,7 @@ analyzer's job, so the model only raises ManifestError where a value cannot be r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
@@ -929,6 +929,25 @@ def _unknown(raw: dict, known: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(str(key) for key in set(raw) - set(known)))
 
 
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _message_fields(raw: dict, path: FieldPath, **readers: Callable[[Any], Any]) -> dict[str, Any]:
+    """A message dataclass's arguments: each field (snake_case) read from raw's key of the same name
+    in camelCase through its reader; path; and unknown_fields, the keys no field reads."""
+    keys = {name: _camel(name) for name in readers}
+    fields = {name: read(raw.get(keys[name])) for name, read in readers.items()}
+    return {**fields, "path": path, "unknown_fields": _unknown(raw, keys.values())}
+
+
+def _items(raw: dict, key: str, path: FieldPath) -> Iterator[tuple[dict, FieldPath]]:
+    """Each entry of the list raw[key], as a dict, with where it was written."""
+    for index, item in enumerate(as_list(raw.get(key))):
+        yield as_dict(item), path + (key, index)
+
+
 def _number(value: Any) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -968,10 +987,6 @@ def build_virtual_service(resource: Resource) -> VirtualService:
     )
 
 
-MATCH_FIELDS = (
-    "name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels", "gateways",
-    "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace", "statPrefix",
-)
 ROUTE_FIELDS = (
     "name", "match", "route", "redirect", "directResponse", "delegate", "rewrite", "timeout", "retries",
     "fault", "mirror", "mirrors", "mirrorPercent", "mirror_percent", "mirrorPercentage", "corsPolicy",
@@ -979,27 +994,18 @@ ROUTE_FIELDS = (
 )
 
 
+def _query_params(raw: Any) -> list[HeaderMatch]:
+    return [HeaderMatch(str(k), _string_match(v)) for k, v in as_dict(raw).items()]
+
+
 def _http_match(match: dict, path: FieldPath) -> HttpMatch:
-    return HttpMatch(
-        uri=_string_match(match.get("uri")),
-        method=_string_match(match.get("method")),
-        authority=_string_match(match.get("authority")),
-        headers=_header_matches(match.get("headers")),
-        without_headers=_header_matches(match.get("withoutHeaders")),
-        query_params=[
-            HeaderMatch(str(k), _string_match(v)) for k, v in as_dict(match.get("queryParams")).items()
-        ],
-        ignore_uri_case=bool(match.get("ignoreUriCase", False)),
-        path=path,
-        scheme=_string_match(match.get("scheme")),
-        port=_whole(match.get("port")),
-        gateways=_strings(match.get("gateways")),
-        source_labels=_str_dict(match.get("sourceLabels")),
-        source_namespace=_optional_str(match.get("sourceNamespace")),
-        name=_optional_str(match.get("name")),
-        stat_prefix=_optional_str(match.get("statPrefix")),
-        unknown_fields=_unknown(match, MATCH_FIELDS),
-    )
+    return HttpMatch(**_message_fields(
+        match, path,
+        name=_optional_str, uri=_string_match, scheme=_string_match, method=_string_match,
+        authority=_string_match, headers=_header_matches, port=_whole, source_labels=_str_dict,
+        gateways=_strings, query_params=_query_params, ignore_uri_case=bool,
+        without_headers=_header_matches, source_namespace=_optional_str, stat_prefix=_optional_str,
+    ))
 
 
 def _destination(resource: Resource, raw: Any) -> Destination:
@@ -1084,16 +1090,10 @@ def _fault(raw: Any, path: FieldPath) -> Optional[Fault]:
 def _redirect(raw: Any, path: FieldPath) -> Optional[Redirect]:
     if not isinstance(raw, dict):
         return None
-    return Redirect(
-        uri=_optional_str(raw.get("uri")),
-        authority=_optional_str(raw.get("authority")),
-        scheme=_optional_str(raw.get("scheme")),
-        port=_whole(raw.get("port")),
-        derive_port=_optional_str(raw.get("derivePort")),
-        redirect_code=_whole(raw.get("redirectCode")),
-        path=path,
-        unknown_fields=_unknown(raw, ("uri", "authority", "scheme", "port", "derivePort", "redirectCode")),
-    )
+    return Redirect(**_message_fields(
+        raw, path, uri=_optional_str, authority=_optional_str, scheme=_optional_str, port=_whole,
+        derive_port=_optional_str, redirect_code=_whole,
+    ))
 
 
 def _rewrite(raw: Any, path: FieldPath) -> Optional[Rewrite]:
@@ -1155,32 +1155,24 @@ def _mirrors(resource: Resource, raw: dict, path: FieldPath) -> list[Mirror]:
             if percent is None and _number(raw.get(deprecated)) is not None:
                 percent = _number(raw.get(deprecated))
         mirrors.append(Mirror(_destination(resource, raw["mirror"]), percent, path + ("mirror",)))
-    for index, item in enumerate(as_list(raw.get("mirrors"))):
-        item = as_dict(item)
-        where = path + ("mirrors", index)
+    for item, where in _items(raw, "mirrors", path):
         destination = _destination(resource, item.get("destination"))
         mirrors.append(Mirror(destination, _percent(item.get("percentage")), where))
     return mirrors
 
 
 def _http_route(resource: Resource, raw: dict, path: FieldPath) -> HttpRoute:
-    matches = [
-        _http_match(as_dict(match), path + ("match", index))
-        for index, match in enumerate(as_list(raw.get("match")))
-    ]
-    destinations = []
-    for index, item in enumerate(as_list(raw.get("route"))):
-        item = as_dict(item)
-        where = path + ("route", index)
-        destinations.append(
-            RouteDestination(
-                destination=_destination(resource, item.get("destination")),
-                weight=item.get("weight"),
-                path=where,
-                headers=_headers(item.get("headers"), where + ("headers",)),
-                unknown_fields=_unknown(item, ("destination", "weight", "headers")),
-            )
+    matches = [_http_match(match, where) for match, where in _items(raw, "match", path)]
+    destinations = [
+        RouteDestination(
+            destination=_destination(resource, item.get("destination")),
+            weight=item.get("weight"),
+            path=where,
+            headers=_headers(item.get("headers"), where + ("headers",)),
+            unknown_fields=_unknown(item, ("destination", "weight", "headers")),
         )
+        for item, where in _items(raw, "route", path)
+    ]
     return HttpRoute(
         name=_optional_str(raw.get("name")),
         matches=matches,
@@ -1268,25 +1260,22 @@ def _load_balancer(resource: Resource, raw: Any, path: FieldPath) -> Optional[Lo
 def _traffic_policy(resource: Resource, raw: Any, path: FieldPath) -> Optional[TrafficPolicy]:
     if not isinstance(raw, dict):
         return None
-    levels = []
-    for index, level in enumerate(as_list(raw.get("portLevelSettings"))):
-        level = as_dict(level)
-        where = path + ("portLevelSettings", index)
-        levels.append(
-            PortTrafficPolicy(
-                port=_whole(as_dict(level.get("port")).get("number")),
-                load_balancer=_load_balancer(resource, level.get("loadBalancer"), where + ("loadBalancer",)),
-                connection_pool=_section(resource, level.get("connectionPool"), where + ("connectionPool",)),
-                outlier_detection=_section(
-                    resource, level.get("outlierDetection"), where + ("outlierDetection",)
-                ),
-                tls=_section(resource, level.get("tls"), where + ("tls",)),
-                path=where,
-                unknown_fields=_unknown(
-                    level, ("port", "loadBalancer", "connectionPool", "outlierDetection", "tls")
-                ),
-            )
+    levels = [
+        PortTrafficPolicy(
+            port=_whole(as_dict(level.get("port")).get("number")),
+            load_balancer=_load_balancer(resource, level.get("loadBalancer"), where + ("loadBalancer",)),
+            connection_pool=_section(resource, level.get("connectionPool"), where + ("connectionPool",)),
+            outlier_detection=_section(
+                resource, level.get("outlierDetection"), where + ("outlierDetection",)
+            ),
+            tls=_section(resource, level.get("tls"), where + ("tls",)),
+            path=where,
+            unknown_fields=_unknown(
+                level, ("port", "loadBalancer", "connectionPool", "outlierDetection", "tls")
+            ),
         )
+        for level, where in _items(raw, "portLevelSettings", path)
+    ]
     return TrafficPolicy(
         load_balancer=_load_balancer(resource, raw.get("loadBalancer"), path + ("loadBalancer",)),
         connection_pool=_section(resource, raw.get("connectionPool"), path + ("connectionPool",)),

@@ -10,19 +10,18 @@ from localmesh.loader import expand_paths, load_paths
 from localmesh.manifest_options import AppendManifests, add_kustomize_option, manifest_sources
 
 _LEVELS = {"error": ERROR, "warning": WARNING, "info": INFO}
+HELP = "check manifests offline like kubectl apply (strict schema) and istioctl analyze"
+DESCRIPTION = (
+    "Check Kubernetes and Istio manifests offline. Files are applied in the order given (folders in"
+    " sorted order, -k DIR in its kustomization's order): a later resource with the same"
+    " kind/namespace/name replaces the earlier one. Exit status: 0 clean, 1 a message at or above"
+    " --fail-on, 2 unreadable input."
+)
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add `analyze`; its handler returns 1 when a message reaches --fail-on, else 0."""
-    # Shaped like render's register() in envoy/cli.py on purpose: argparse declarations, no logic.
-    parser = subcommands.add_parser(
-        "analyze",
-        help="check manifests offline like kubectl apply (strict schema) and istioctl analyze",
-        description="Check Kubernetes and Istio manifests offline. Files are applied in the order given"
-        " (folders in sorted order, -k DIR in its kustomization's order): a later resource with the same"
-        " kind/namespace/name replaces the earlier one. Exit status: 0 clean, 1 a message at or above"
-        " --fail-on, 2 unreadable input.",
-    )
+    parser = subcommands.add_parser("analyze", help=HELP, description=DESCRIPTION)
     parser.add_argument("manifests", nargs="*", action=AppendManifests, default=[], metavar="FILE_OR_DIR",
                         help="manifest files or folders")
     add_kustomize_option(parser)

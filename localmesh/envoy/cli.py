@@ -16,17 +16,16 @@ from localmesh.manifest_options import add_manifest_options, manifest_sources
 from localmesh.model import build_mesh
 from localmesh.tracing.agentplan import add_trace_agent_option, rendered_tracing
 
+HELP = "print the Envoy configuration for a set of manifests"
+DESCRIPTION = (
+    "Print one static Envoy configuration (YAML or JSON) for the given manifests. Each Deployment is"
+    " served by one host: by default its name (a compose service) on its container port."
+)
+
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add `render`; its handler returns the exit status."""
-    # Shaped like analyze's register() in analyze/cli.py on purpose: argparse declarations, no logic.
-    parser = subcommands.add_parser(
-        "render",
-        help="print the Envoy configuration for a set of manifests",
-        description="Print one static Envoy configuration (YAML or JSON) for the given manifests. "
-        "Each Deployment is served by one host: by default its name (a compose service) on its "
-        "container port.",
-    )
+    parser = subcommands.add_parser("render", help=HELP, description=DESCRIPTION)
     add_manifest_options(parser)
     parser.add_argument("--listen-host", default="127.0.0.1", help="address Envoy listens on")
     parser.add_argument("--endpoint", action="append", default=[], metavar="DEPLOYMENT=HOST:PORT",
