@@ -2,11 +2,9 @@
 # make kind-down: delete the workshop's kind cluster. DRY_RUN=1 prints the command only.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-here="${BASH_SOURCE[0]%/*}"
-[ "$here" = "${BASH_SOURCE[0]}" ] && here=.
-cd "$here/.."
+# lib.sh beside this script (its path up to the last "/", none when run by its bare name).
 # shellcheck source=lib.sh
-. cluster/lib.sh
+. "${BASH_SOURCE[0]%"${BASH_SOURCE[0]##*/}"}lib.sh"
 
 require_tools kind-down kind
 run kind delete cluster --name "$CLUSTER_NAME"

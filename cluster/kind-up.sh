@@ -2,11 +2,9 @@
 # make kind-up: a kind cluster with Istio and the shop. DRY_RUN=1 prints the commands only.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-here="${BASH_SOURCE[0]%/*}"
-[ "$here" = "${BASH_SOURCE[0]}" ] && here=.
-cd "$here/.."
+# lib.sh beside this script (its path up to the last "/", none when run by its bare name).
 # shellcheck source=lib.sh
-. cluster/lib.sh
+. "${BASH_SOURCE[0]%"${BASH_SOURCE[0]##*/}"}lib.sh"
 
 require_tools kind-up kind kubectl istioctl docker make
 warn_istioctl_version kind-up
@@ -18,10 +16,7 @@ if [ "${DRY_RUN:-0}" != 1 ] && kind get clusters 2>/dev/null | grep -qx "$CLUSTE
 else
   run kind create cluster --name "$CLUSTER_NAME" --config cluster/kind.yaml --wait 120s
 fi
-install_istio "$context"
-build_images
-run kind load docker-image --name "$CLUSTER_NAME" "${IMAGES[@]}"
-apply_shop "$context"
+install_shop "$context" run kind load docker-image --name "$CLUSTER_NAME" "${IMAGES[@]}"
 
 echo "The Istio shop (ns3, through the ingress gateway): http://127.0.0.1:8080"
 echo "The plain Kubernetes shop (ns1, NodePort):        http://127.0.0.1:8081"

@@ -1,6 +1,10 @@
 # shellcheck shell=bash
 # Shared by the kind/minikube scripts: dry-run execution, tool checks, applying the shop.
-# Sourced, not run. The caller has already `cd`-ed to the repository root.
+# Sourced, not run. Sourcing it moves to the repository root, wherever the script was called from.
+
+lib_dir="${BASH_SOURCE[0]%/*}"
+[ "$lib_dir" = "${BASH_SOURCE[0]}" ] && lib_dir=.
+cd "$lib_dir/.." || exit 1
 
 CLUSTER_NAME="${CLUSTER_NAME:-ecommerce}"
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
@@ -115,4 +119,15 @@ apply_shop() {
 install_istio() {
   local context="$1"
   run istioctl install --context "$context" -y -f cluster/istio-operator.yaml
+}
+
+# What every up script does once its cluster runs: Istio, the images (put into the cluster by the
+# command given after the context), then the shop.
+install_shop() {
+  local context="$1"
+  shift
+  install_istio "$context"
+  build_images
+  "$@"
+  apply_shop "$context"
 }

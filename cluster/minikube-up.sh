@@ -3,11 +3,9 @@
 # commands only. MINIKUBE_CPUS / MINIKUBE_MEMORY size it (Istio's demo profile wants 4/8g).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-here="${BASH_SOURCE[0]%/*}"
-[ "$here" = "${BASH_SOURCE[0]}" ] && here=.
-cd "$here/.."
+# lib.sh beside this script (its path up to the last "/", none when run by its bare name).
 # shellcheck source=lib.sh
-. cluster/lib.sh
+. "${BASH_SOURCE[0]%"${BASH_SOURCE[0]##*/}"}lib.sh"
 
 require_tools minikube-up minikube kubectl istioctl docker make
 warn_istioctl_version minikube-up
@@ -15,12 +13,14 @@ warn_istioctl_version minikube-up
 context="$CLUSTER_NAME"
 
 run minikube start -p "$CLUSTER_NAME" --cpus "${MINIKUBE_CPUS:-4}" --memory "${MINIKUBE_MEMORY:-8g}"
-install_istio "$context"
-build_images
-for image in "${IMAGES[@]}"; do
-  run minikube -p "$CLUSTER_NAME" image load "$image"
-done
-apply_shop "$context"
+# minikube loads one image per call.
+load_images() {
+  local image
+  for image in "${IMAGES[@]}"; do
+    run minikube -p "$CLUSTER_NAME" image load "$image"
+  done
+}
+install_shop "$context" load_images
 
 if [ "${DRY_RUN:-0}" = 1 ]; then
   run minikube -p "$CLUSTER_NAME" ip

@@ -118,6 +118,14 @@ def test_make_images_exists_for_the_scripts_to_call():
     assert re.search(r"^images:", (REPO / "Makefile").read_text(encoding="utf-8"), re.M)
 
 
+def run_script(script: str, folder: Path, env: dict) -> subprocess.CompletedProcess:
+    """cluster/<script>.sh run from folder with env as its whole environment."""
+    return subprocess.run(
+        ["/bin/bash", str(REPO / f"cluster/{script}.sh")],
+        cwd=folder, capture_output=True, text=True, timeout=60, check=False, env=env,
+    )
+
+
 def write_stand_in(folder: Path, name: str, marker: Path) -> None:
     # Stand-in executables exist only to be found on PATH; running one is a test failure.
     path = folder / name
@@ -133,15 +141,7 @@ def test_missing_tools_one_line_each_and_nothing_runs(script, present, tmp_path)
     marker = tmp_path / "ran"
     for tool in present:
         write_stand_in(bin_dir, tool, marker)
-    result = subprocess.run(
-        ["/bin/bash", str(REPO / f"cluster/{script}.sh")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
-    )
+    result = run_script(script, tmp_path, {"PATH": str(bin_dir), "HOME": str(tmp_path)})
     missing = [t for t in TOOLS[script] if t not in present]
     assert result.returncode != 0
     lines = result.stderr.splitlines()
@@ -242,15 +242,8 @@ def test_up_warns_once_only_when_istioctl_is_another_minor(script, case, tmp_pat
             write_stand_in(bin_dir, tool, marker)
     # The stand-ins first; then only the folder of the shell utilities the scripts use.
     utilities = Path(shutil.which("sed")).parent
-    result = subprocess.run(
-        ["/bin/bash", str(REPO / f"cluster/{script}.sh")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": f"{bin_dir}:{utilities}", "HOME": str(tmp_path), "DRY_RUN": "1"},
-    )
+    env = {"PATH": f"{bin_dir}:{utilities}", "HOME": str(tmp_path), "DRY_RUN": "1"}
+    result = run_script(script, tmp_path, env)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert result.stderr.splitlines() == warnings, result.stderr
