@@ -33,6 +33,9 @@ ADS_V2 = ISTIO / "ads_v2" / "advertisements_v2.yaml"
 DESTINATION_RULE = ISTIO / "ads_v2" / "destinationrule.yaml"
 CANARY_VS = ISTIO / "ads_v2" / "virtualservice.yaml"
 SCENARIOS = ISTIO / "scenarios"
+# This folder's test-only manifests, and the fake services `--services-dir` runs as pods.
+TEST_MANIFESTS = Path(__file__).parent / "manifests"
+FIXTURE_SERVICES = Path(__file__).parent / "fixtures" / "services"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 PRODUCT_LINK = re.compile(r'href="/products/([a-z0-9-]+)"')
 

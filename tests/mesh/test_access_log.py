@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 
 from mesh.accesslog import status_and_flags, wait_for_lines
 from mesh.envoyadmin import wait_endpoints_healthy
-from mesh.meshkit import ADS_V2, BASE, DESTINATION_RULE, get
+from mesh.meshkit import ADS_V2, BASE, DESTINATION_RULE, TEST_MANIFESTS, get
 
 pytestmark = pytest.mark.envoy
 
-FLAGS_VS = Path(__file__).parent / "manifests" / "access-log-flags.yaml"
+FLAGS_VS = TEST_MANIFESTS / "access-log-flags.yaml"
 # [start] "METHOD PATH PROTOCOL" code flags details termination "failure" rx tx duration upstream_time
 # "xff" "user-agent" "request-id" "authority" "upstream host" cluster upstream_local downstream_local
 # downstream_remote sni route

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 from scipy.stats import binom
@@ -22,16 +21,15 @@ from mesh.meshkit import (
     CANARY_VS,
     DESTINATION_RULE,
     LOCALMESH,
+    TEST_MANIFESTS,
     get,
     processes_mentioning,
 )
 
-# The imports above are shaped like test_lifecycle.py's: each module names what it uses.
 pytestmark = pytest.mark.envoy
 
-HERE = Path(__file__).parent
-MISSING_SUBSET = HERE / "manifests" / "missing-subset.yaml"
-SCHEMA_ERROR = HERE / "manifests" / "schema-error.yaml"
+MISSING_SUBSET = TEST_MANIFESTS / "missing-subset.yaml"
+SCHEMA_ERROR = TEST_MANIFESTS / "schema-error.yaml"
 ADS_ROUTE = "advertisements.ns3.svc.cluster.local:5002"
 CONFIDENCE = 0.999
 

@@ -14,18 +14,15 @@ import json
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from localmesh.runtime.control import call
-from mesh.meshkit import MeshUp, Stream, wait_for
+from mesh.meshkit import FIXTURE_SERVICES, TEST_MANIFESTS, MeshUp, Stream, wait_for
 
 pytestmark = pytest.mark.envoy
 
-HERE = Path(__file__).parent
-FLIPPER = HERE / "manifests" / "flipper.yaml"
-FIXTURE_SERVICES = HERE / "fixtures" / "services"
+FLIPPER = TEST_MANIFESTS / "flipper.yaml"
 CLUSTER = "outbound|8000||flipper.rollout.svc.cluster.local"
 
 

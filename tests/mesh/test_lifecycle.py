@@ -6,14 +6,15 @@ import os
 import signal
 import socket
 import subprocess
-from pathlib import Path
 
 import pytest
 from testkit.processes import REPO_ROOT, free_port
 
 from mesh.meshkit import (
     BASE,
+    FIXTURE_SERVICES,
     LOCALMESH,
+    TEST_MANIFESTS,
     MeshUp,
     banner_version,
     descendants_alive,
@@ -22,12 +23,9 @@ from mesh.meshkit import (
     wait_for,
 )
 
-# The imports above are shaped like test_apply_semantics.py's: each module names what it uses.
 pytestmark = pytest.mark.envoy
 
-HERE = Path(__file__).parent
-STUBBORN = HERE / "manifests" / "stubborn.yaml"
-FIXTURE_SERVICES = HERE / "fixtures" / "services"
+STUBBORN = TEST_MANIFESTS / "stubborn.yaml"
 
 
 
@@ -93,7 +91,7 @@ def test_a_port_in_use_is_one_clear_error_and_nothing_runs(tmp_path):
 def test_a_kind_the_mesh_does_not_run_is_accepted_with_a_warning(tmp_path):
     """A cluster stores a CronJob; the local mesh accepts it too, says it does nothing here,
     and serves the rest."""
-    cronjob = HERE / "manifests" / "cronjob.yaml"
+    cronjob = TEST_MANIFESTS / "cronjob.yaml"
     mesh = MeshUp(tmp_path, [*BASE, cronjob]).wait_ready()
     try:
         assert get(mesh.gateway + "/")[0] == 200

@@ -25,7 +25,7 @@ from mesh import meshkit
 # Probes come every second or so: look often, so that a test acts between two of them.
 wait_for = partial(meshkit.wait_for, poll=0.02)
 
-FLIPPER = Path(__file__).parent / "fixtures" / "services" / "flipper"
+FLIPPER = meshkit.FIXTURE_SERVICES / "flipper"
 
 
 class Flipper:

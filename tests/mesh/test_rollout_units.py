@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from testkit.manifests import deployment
 
 from localmesh.loader import ManifestError, load_text
 from localmesh.model import build_mesh
@@ -15,26 +16,22 @@ from localmesh.runtime.rollout import (
     strategy_of,
 )
 
-# Manifests are written out whole here and in test_runtime_units.py, so that each test reads on its
-# own: the lines they repeat are repeated on purpose.
-DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: t}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-STRATEGY
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: test/web:1.0}]
-"""
+
+def _deployment(strategy: str) -> str:
+    """Three pods of web, with this spec.strategy line (flow style, or empty for none)."""
+    return deployment("web", "t", f"""
+        replicas: 3
+        selector: {{matchLabels: {{app: web}}}}
+        {strategy.strip()}
+        template:
+          metadata: {{labels: {{app: web}}}}
+          spec: {{containers: [{{name: web, image: test/web:1.0}}]}}
+    """)
 
 
 def _strategy(text: str) -> Strategy:
-    (deployment,) = build_mesh(load_text(DEPLOYMENT.replace("STRATEGY", text), "d.yaml")).deployments
-    return strategy_of(deployment)
+    (found,) = build_mesh(load_text(_deployment(text), "d.yaml")).deployments
+    return strategy_of(found)
 
 
 def test_strategy_defaults_and_fields():

@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from testkit.manifests import deployment, service
 
 from localmesh.cli import main as localmesh_main
 from localmesh.loader import Kustomization, ManifestError, load_paths, load_text
@@ -28,29 +29,15 @@ from mesh.meshkit import ADS_V2, BASE, CANARY, DESTINATION_RULE, ISTIO
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "services"
 
-# Manifests are written out whole here and in test_rollout_units.py and the Envoy builders' and
-# analyzer's tests, so that each test reads on its own: the lines they repeat are repeated on purpose.
-SERVICE = """
-apiVersion: v1
-kind: Service
-metadata: {name: advertisements, namespace: ns3}
-spec:
-  selector: {app: advertisements}
-  ports: [{name: http, port: 5002, targetPort: 5002}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: frontend, namespace: ns3}
-spec:
-  selector: {app: frontend}
-  ports: [{name: http, port: 80, targetPort: 3000}]
-"""
+SERVICE = service("advertisements", "ns3", """
+    selector: {app: advertisements}
+    ports: [{name: http, port: 5002, targetPort: 5002}]
+""") + service("frontend", "ns3", """
+    selector: {app: frontend}
+    ports: [{name: http, port: 80, targetPort: 3000}]
+""")
 
-DEPLOYMENT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ns3}
-spec:
+DEPLOYMENT = deployment("web", "ns3", """
   replicas: 2
   selector: {matchLabels: {app: frontend}}
   template:
@@ -88,7 +75,7 @@ spec:
             - name: COLOR
               valueFrom: {configMapKeyRef: {name: web-config, key: color}}
           readinessProbe: {httpGet: {path: /readyz, port: 3000}, periodSeconds: 5}
-"""
+""")
 
 SECRETS = f"""
 apiVersion: v1

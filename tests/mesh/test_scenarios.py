@@ -89,10 +89,11 @@ def test_every_scenario_file_is_checked():
     assert {p.name for p in SCENARIOS.glob("*.yaml")} == CHECKED
 
 
-def test_all_to_v1(scenario):
-    shop = scenario("all-to-v1.yaml")
-    assert set(page_versions(shop.home, 100)) == {"1.0"}
-    assert set(page_versions(shop.product, 200)) == {"1.0"}
+@pytest.mark.parametrize(("name", "version"), [("all-to-v1.yaml", "1.0"), ("promote-v2.yaml", "2.0")])
+def test_every_page_on_one_version(scenario, name, version):
+    shop = scenario(name)
+    assert set(page_versions(shop.home, 100)) == {version}
+    assert set(page_versions(shop.product, 200)) == {version}
 
 
 def test_products_90_10(scenario):
@@ -101,12 +102,6 @@ def test_products_90_10(scenario):
     weights = {d.destination.subset: d.weight for d in canary}
     assert set(page_versions(shop.home, 200)) == {"1.0"}
     _within(page_versions(shop.product, 400), "2.0", weights["v2"] / sum(weights.values()))
-
-
-def test_promote_v2(scenario):
-    shop = scenario("promote-v2.yaml")
-    assert set(page_versions(shop.home, 100)) == {"2.0"}
-    assert set(page_versions(shop.product, 200)) == {"2.0"}
 
 
 def test_preview_header_forces_v2_for_testers(scenario):
