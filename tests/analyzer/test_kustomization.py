@@ -45,6 +45,14 @@ def write(folder: Path, files: dict) -> Path:
     return folder
 
 
+def refusal(folder: Path, files: dict) -> str:
+    """The ManifestError that reading the kustomization of folder/set after writing files raises."""
+    write(folder, files)
+    with pytest.raises(ManifestError) as refused:
+        kustomization_files(folder / "set")
+    return str(refused.value)
+
+
 def names(files: list) -> list:
     return [r.name for r in load_paths(files)]
 
@@ -130,11 +138,8 @@ REFUSED_BY_BOTH = {
 @pytest.mark.parametrize("case", sorted(REFUSED_BY_BOTH))
 def test_a_layout_kustomize_refuses_is_refused_with_one_line(case, tmp_path):
     files, expected = REFUSED_BY_BOTH[case]
-    write(tmp_path, files)
+    message = refusal(tmp_path, files)
     assert kustomize(tmp_path / "set").returncode != 0, "kubectl kustomize accepted it"
-    with pytest.raises(ManifestError) as refused:
-        kustomization_files(tmp_path / "set")
-    message = str(refused.value)
     assert "\n" not in message and expected in message.replace(str(tmp_path) + "/", ""), message
 
 
@@ -146,11 +151,9 @@ def test_a_layout_kustomize_refuses_is_refused_with_one_line(case, tmp_path):
 ])
 def test_other_kustomize_features_are_refused_naming_the_field(field, value, tmp_path):
     # kustomize would change the resources; running them unchanged would differ from the cluster.
-    write(tmp_path, {"set/kustomization.yaml": f"resources:\n  - a.yaml\n{field}:{value}\n",
-                     "set/a.yaml": config_map("a")})
-    with pytest.raises(ManifestError) as refused:
-        kustomization_files(tmp_path / "set")
-    assert str(refused.value).endswith(f"kustomization.yaml:3: field {field!r} {UNSUPPORTED}")
+    message = refusal(tmp_path, {"set/kustomization.yaml": f"resources:\n  - a.yaml\n{field}:{value}\n",
+                                 "set/a.yaml": config_map("a")})
+    assert message.endswith(f"kustomization.yaml:3: field {field!r} {UNSUPPORTED}")
 
 
 @pytest.mark.parametrize("entry", ["https://github.com/example/shop//istio?ref=v1", "github.com/example/x"])
@@ -167,10 +170,8 @@ def test_remote_resources_are_refused(entry, tmp_path):
     ("- a.yaml\n", "kustomization.yaml:1: a kustomization must be a mapping"),
 ])
 def test_a_malformed_kustomization_is_one_line(text, reason, tmp_path):
-    write(tmp_path, {"set/kustomization.yaml": text, "set/a.yaml": config_map("a")})
-    with pytest.raises(ManifestError) as refused:
-        kustomization_files(tmp_path / "set")
-    assert str(refused.value).endswith(reason), refused.value
+    message = refusal(tmp_path, {"set/kustomization.yaml": text, "set/a.yaml": config_map("a")})
+    assert message.endswith(reason), message
 
 
 def test_minus_k_needs_a_folder_with_one_kustomization(tmp_path):

@@ -188,17 +188,9 @@ class Container:
 
 
 @contextmanager
-def run_container(
-    engine: Engine,
-    image: str,
-    container_port: int,
-    env: Optional[dict] = None,
-    network: Optional[str] = None,
-    alias: Optional[str] = None,
-    publish: bool = True,
-    read_only: bool = False,
-    writable: tuple = ("/tmp",),
-) -> Iterator[Container]:
+def run_container(engine: Engine, image: str, container_port: int, env: Optional[dict] = None,
+                  network: Optional[str] = None, alias: Optional[str] = None, publish: bool = True,
+                  read_only: bool = False, writable: tuple = ("/tmp",)) -> Iterator[Container]:
     """Run image detached (its own CMD) on a free 127.0.0.1 port until /healthz answers; always remove it.
 
     read_only: as the Kubernetes manifests run it, a read-only root with empty folders (emptyDir) on writable.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from testkit.pins import canonical, constraint_pins
 from testkit.processes import REPO_ROOT
 
 from containers import engine
@@ -25,11 +26,7 @@ def test_services_constraints_is_the_root_constraints():
 
 
 def test_requirements_are_pinned_in_constraints():
-    pins = {}
-    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    pins = constraint_pins()
     for requirements in sorted((REPO_ROOT / "services").glob("*/requirements.txt")):
         service = requirements.parent.name
         for line in requirements.read_text().splitlines():
@@ -37,7 +34,7 @@ def test_requirements_are_pinned_in_constraints():
             if not line:
                 continue
             name, version = line.split("==", 1)
-            name = name.split("[", 1)[0].strip().lower().replace("_", "-")
+            name = canonical(name.split("[", 1)[0])
             assert pins.get(name) == version.strip(), f"{service}: {line} not pinned alike in constraints.txt"
 
 

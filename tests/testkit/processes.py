@@ -124,11 +124,10 @@ def stop_process(process: subprocess.Popen, timeout: float, sig: int = signal.SI
     return process.returncode
 
 
-class ServiceProcess:
-    """A running gunicorn (optionally under ddtrace-run) and its captured output."""
+class LoggedProcess:
+    """A child process serving HTTP on a loopback port, its output captured in a file."""
 
-    def __init__(self, name: str, port: int, process: subprocess.Popen, log_path: Path) -> None:
-        self.name = name
+    def __init__(self, port: int, process: subprocess.Popen, log_path: Path) -> None:
         self.port = port
         self.process = process
         self.log_path = log_path
@@ -139,6 +138,14 @@ class ServiceProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class ServiceProcess(LoggedProcess):
+    """A running gunicorn (optionally under ddtrace-run) and its captured output."""
+
+    def __init__(self, name: str, port: int, process: subprocess.Popen, log_path: Path) -> None:
+        super().__init__(port, process, log_path)
+        self.name = name
 
     def stop(self, timeout: float = 15.0, quick: bool = False) -> int:
         """SIGTERM: gunicorn's graceful stop, which waits for idle keep-alive connections too

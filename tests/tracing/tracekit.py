@@ -25,6 +25,7 @@ from testkit.envoy import run_envoy
 from testkit.processes import (
     REPO_ROOT,
     VENV_BIN,
+    LoggedProcess,
     ServiceProcess,
     free_port,
     run_service,
@@ -42,17 +43,8 @@ ENV = "tracing-test"
 VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 
 
-class TestAgent:
+class TestAgent(LoggedProcess):
     """A running ddapm-test-agent; spans are read through its /test/session API."""
-
-    def __init__(self, port: int, process: subprocess.Popen, log_path: Path) -> None:
-        self.port = port
-        self.process = process
-        self.log_path = log_path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def _get(self, path: str) -> bytes:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
