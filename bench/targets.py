@@ -6,8 +6,8 @@
     what one mesh hop adds (bench/mesh_bench.py);
   - `localmesh analyze` on the shipped canary set, wall time (bench/analyze_bench.py).
 Prints the measurements, then one table: measure, value, target, met?, with the machine and its
-load before and after (other work on the machine skews every number: take the figures that go
-into docs/reference/benchmarks.md on an idle machine). Not a test: numbers depend on the machine.
+load before and after (other work on the machine skews every number: take figures worth
+publishing on an idle machine). Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations

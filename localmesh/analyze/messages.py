@@ -26,8 +26,9 @@ class Code:
 
 
 # Istio's own codes keep their number, level and wording (pkg/config/analysis/msg/messages.yaml,
-# Istio 1.29); LM codes are this project's rules. codes_table() makes the README's table from it.
-# A table: its entries repeat one shape on purpose, one Code each.
+# Istio 1.29); LM codes are this project's rules. A declarative table, one Code per entry, is the
+# clearest form of such a catalogue (Istio keeps its own as a data file): the entries repeat one
+# shape on purpose.
 CODES = {
     c.code: c
     for c in (
@@ -183,7 +184,7 @@ def go_list(items: list) -> str:
 
 
 def codes_table() -> str:
-    """The codes as a Markdown table, for the README."""
+    """The codes as a Markdown table: code, name, level, whether apply refuses it, when reported."""
     rows = ["| code | name | level | refuses apply | reported when |", "|---|---|---|---|---|"]
     rows += [
         f"| {c.code} | {c.name} | {c.level} | {'yes' if c.refuses_apply else ''} | {c.meaning} |"

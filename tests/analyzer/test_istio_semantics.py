@@ -1,6 +1,6 @@
-"""The facts of the shared Istio notes, sections "Validation" and "Cross-reference checks" (and the
-unreachable-rule facts they refer to), each as a test, as Istio 1.29.6 behaves where the notes
-differ (marked "1.29:" below)."""
+"""Istio's validation and cross-reference facts (and the unreachable-rule facts they rely on), each
+as a test, as Istio 1.29.6 behaves; where older descriptions of Istio differ, the test says so
+(marked "1.29:" below)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The issue's "Every workload" rules, checked on every shipped Deployment and Service."""
+"""The rules every workload follows, checked on every shipped Deployment and Service."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from manifests_files.manifests import deployments, env_of, resources, walk_keys
 
-# The experiment's PostgreSQL (issue 7) is a third-party image with rules of its own (below).
+# The experiment's PostgreSQL is a third-party image with rules of its own (below).
 THIRD_PARTY = {"postgres"}
 ALL_DEPLOYMENTS = deployments()
 DEPLOYMENTS = [d for d in ALL_DEPLOYMENTS if d.doc["metadata"]["labels"]["app"] not in THIRD_PARTY]
@@ -20,7 +20,7 @@ IMAGES = {"ecommerce/frontend:1.0", "ecommerce/advertisements:1.0", "ecommerce/a
           "ecommerce/traffic-generator:1.0"}
 # Removed or ignored since ddtrace 3: a manifest that sets them is out of date.
 REMOVED_DD_SETTINGS = {"DD_ANALYTICS_ENABLED", "DD_TRACE_ANALYTICS_ENABLED", "DD_TRACE_SAMPLE_RATE"}
-# Lean tracing (docs/reference/tracing.md, What tracing costs; bench/tracing_bench.py): the shop's
+# Lean tracing (its cost is measured by bench/tracing_bench.py): the shop's
 # own request and client spans instead of ddtrace's Flask and requests integrations, and no tracer
 # features the demo does not use.
 LEAN_TRACING = {
@@ -66,7 +66,7 @@ def test_every_workload_is_found():
 
 @pytest.mark.parametrize("deployment", [d for d in DEPLOYMENTS if is_server(d)], ids=str)
 def test_servers_use_the_lean_tracer_settings_and_one_worker(deployment):
-    # Measured by `make bench` (docs/reference/benchmarks.md); the compose file and the images carry them too.
+    # Measured by `make bench`; the compose file and the images carry them too.
     env = env_of(only_container(deployment))
     for name, value in LEAN_TRACING.items():
         assert env.get(name, {}).get("value") == value, f"{deployment}: {name} must be {value!r}"
