@@ -163,6 +163,8 @@ def test_remote_resources_are_refused(entry, tmp_path):
         kustomization_files(tmp_path / "set")
 
 
+# Like the table of refused features above, a table of inputs and the message each ends with:
+# alike by shape on purpose.
 @pytest.mark.parametrize("text, reason", [
     ("kind: Component\nresources:\n  - a.yaml\n", "kustomization.yaml:1: kind: expected Kustomization"),
     ("resources: a.yaml\n", "kustomization.yaml:1: resources: expected a list of files and folders"),
