@@ -8,14 +8,16 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from flask import Flask, g, request
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from shopcommon.errors import register_error_handlers
 from shopcommon.jsonlog import configure_logging, install_request_logging
 from shopcommon.tracing import init_app as init_tracing
 
 from . import config as settings
 from . import metrics
 from .ads.client import AdsClient
+from .errors import render_error
 from .experiment import wiring as experiment_wiring
 
 log = logging.getLogger(__name__)
@@ -52,28 +54,16 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.extensions["ads_client"] = AdsClient(ads_settings)
     metrics.init_app(app)
     csrf.init_app(app)
-    install_request_logging(app, extra_fields=_request_log_fields)
+    install_request_logging(app, fields=("page_source", "ads_version"))
     _register_blueprints(app)
     # Impressions, the customer cookie, sticky assignment and the /experiment pages (issue 7).
     experiment_wiring.init_app(app)
     _register_template_helpers(app)
-    from .errors import register_error_handlers
-
-    register_error_handlers(app)
+    register_error_handlers(app, render_error)
     # Last, so its span covers every middleware and hook above.
     init_tracing(app)
     log.info("storefront ready", extra={"ads_url": ads_settings.url})
     return app
-
-
-def _request_log_fields() -> dict:
-    # Lets a log search join a page view with the ads call it made (same request id).
-    request_id = request.headers.get("x-request-id")
-    return {
-        "request_id": request_id[:128] if request_id else None,
-        "page_source": g.get("page_source"),
-        "ads_version": g.get("ads_version"),
-    }
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -7,14 +7,14 @@ from typing import Optional
 
 from blinker import Namespace
 from flask import current_app, g, request, url_for
-from shopcommon.tracing import tag_request_span
+from shopcommon.requestnotes import note_request
 
 from .client import AdsClient
 from .model import Ad
 
 _signals = Namespace()
-# Sent once per banner put on a page, with banner=<Banner>. Impression recording
-# (issue 7) and metrics connect here instead of touching the views.
+# Sent once per banner put on a page, with banner=<Banner>. The experiment's impression
+# recording and the metrics connect here instead of touching the views.
 banner_shown = _signals.signal("banner-shown")
 
 
@@ -59,9 +59,7 @@ def banner_for(
     params = {key: value for key, value in (("category", category), ("slug", slug)) if value}
     # g.ads_headers: extra routing headers for this view, e.g. the sticky A/B arm (experiment/wiring.py).
     answer = ads_client().fetch_ads(page_source, request.headers, params, g.get("ads_headers"))
-    g.page_source = page_source
-    g.ads_version = answer.version if answer else None
-    tag_request_span(ads_version=g.ads_version, page_source=page_source)
+    note_request(page_source=page_source, ads_version=answer.version if answer else None)
     if answer is None or not answer.ads:
         return None
     banner = Banner(
