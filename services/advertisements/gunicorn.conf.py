@@ -1,10 +1,7 @@
-"""gunicorn settings for the advertisements service (PORT, WEB_CONCURRENCY, BIND_HOST)."""
+"""gunicorn settings for the advertisements service (PORT, WEB_CONCURRENCY, BIND_HOST...)."""
 
-from ads.settings import check_version, version_from_env
-from shopcommon.serving import gunicorn_settings
+from ads.settings import SERVICE_NAME, AdsServiceSettings
+from shopcommon.settings import read_settings
+from shopcommon.startup import gunicorn_config
 
-# Refuse a bad version here, in the master: one line on stderr and exit 1, before any
-# worker starts (a worker failing instead would leave gunicorn respawning it).
-check_version(*version_from_env())
-
-globals().update(gunicorn_settings(default_port=5002))
+globals().update(gunicorn_config(SERVICE_NAME, 5002, check=lambda: read_settings(AdsServiceSettings)))

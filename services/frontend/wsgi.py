@@ -1,8 +1,6 @@
 """WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app`."""
 
-from shopcommon.tracing import attribute_spans_to_service
+from shopcommon.startup import load_app
 from storefront import create_app
 
-attribute_spans_to_service()
-
-app = create_app()
+app = load_app("frontend", create_app)

@@ -76,15 +76,19 @@ def test_real_server_logs_json_lines_on_stdout(tmp_path):
     assert "Starting gunicorn" in (tmp_path / "gunicorn.log").read_text()
 
 
-@pytest.mark.parametrize("variable", ["ADS_VERSION", "DD_VERSION"])
-def test_real_gunicorn_refuses_an_unknown_version_in_one_line(variable):
-    result = start_gunicorn(["-c", "gunicorn.conf.py", "wsgi:app"], {variable: "3.0"})
+@pytest.mark.parametrize(("variable", "value", "reason"), [
+    ("ADS_VERSION", "3.0", "not a supported version; use 1.0 or 2.0"),
+    ("DD_VERSION", "3.0", "not a supported version; use 1.0 or 2.0"),
+    # The gunicorn settings both services share, read by the same parser.
+    ("GUNICORN_THREADS", "many", "not a whole number"),
+    ("PORT", "70000", "must be from 1 to 65535"),
+])
+def test_real_gunicorn_refuses_a_bad_setting_in_one_line(variable, value, reason):
+    result = start_gunicorn(["-c", "gunicorn.conf.py", "wsgi:app"], {variable: value})
     output = (result.stdout + result.stderr).strip()
     assert result.returncode != 0
     assert "Traceback" not in output
-    assert output.splitlines() == [
-        f"advertisements: {variable}='3.0' is not a supported version; use one of 1.0, 2.0"
-    ]
+    assert output.splitlines() == [f"advertisements: {variable}='{value}': {reason}"]
 
 
 def test_worker_refusing_to_start_stops_gunicorn_instead_of_respawning(tmp_path):
@@ -98,5 +102,5 @@ def test_worker_refusing_to_start_stops_gunicorn_instead_of_respawning(tmp_path)
     assert result.returncode == 4, output
     assert "Traceback" not in output
     app_lines = [line for line in output.splitlines() if line.strip() and not GUNICORN_LINE.match(line)]
-    assert app_lines == ["advertisements: ADS_VERSION='7.0' is not a supported version; use one of 1.0, 2.0"]
+    assert app_lines == ["advertisements: ADS_VERSION='7.0': not a supported version; use 1.0 or 2.0"]
     assert output.count("Booting worker") == 1

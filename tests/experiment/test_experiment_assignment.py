@@ -58,12 +58,3 @@ def test_customer_id_format():
         fresh[:12] + "1" + fresh[13:],
     ]:
         assert not assignment.is_valid_customer_id(bad), bad
-
-
-def test_share_from_env():
-    assert assignment.share_from_env({}) == 0.5
-    assert assignment.share_from_env({"AB_SHARE": " 0.25 "}) == 0.25
-    for bad, reason in [("half", "not a number"), ("1.5", "between 0 and 1"), ("nan", "between 0 and 1")]:
-        with pytest.raises(ValueError, match=reason) as error:
-            assignment.share_from_env({"AB_SHARE": bad})
-        assert "AB_SHARE" in str(error.value)

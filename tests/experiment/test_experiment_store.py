@@ -248,36 +248,6 @@ def test_cli_bad_arguments_are_one_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_database_url_from_environment(tmp_path):
-    assert store.database_url(str(tmp_path), {}) == f"sqlite:///{tmp_path / 'experiment.sqlite3'}"
-    assert store.database_url(None, {"DATABASE_URL": "postgres://u:p@db:5432/shop"}) == (
-        "postgresql+psycopg://u:p@db:5432/shop"
-    )
-    assert (
-        store.database_url(None, {"DATABASE_URL": "postgresql://db/shop"}) == "postgresql+psycopg://db/shop"
-    )
-    with pytest.raises(store.StoreConfigError, match="DATABASE_URL"):
-        store.database_url(None, {"DATABASE_URL": "oracle://x/y"})
-
-
-def test_experiment_settings_from_environment(tmp_path):
-    from storefront.experiment import settings
-
-    config = settings.from_env(str(tmp_path), {"AB_SHARE": "0.3", "EXPERIMENT_MDE": "0.02"})
-    assert config.weights == pytest.approx({"1.0": 0.7, "2.0": 0.3})
-    assert (config.baseline, config.mde) == (settings.DEFAULT_BASELINE_CTR, 0.02)
-    assert config.database_url.startswith("sqlite:///") and str(tmp_path) in config.database_url
-    for env, name in [
-        ({"EXPERIMENT_MDE": "big"}, "EXPERIMENT_MDE"),
-        ({"EXPERIMENT_BASELINE_CTR": "1.5"}, "EXPERIMENT_BASELINE_CTR"),
-        ({"EXPERIMENT_BASELINE_CTR": "0.6", "EXPERIMENT_MDE": "0.5"}, "EXPERIMENT_MDE"),
-        ({"AB_SHARE": "2"}, "AB_SHARE"),
-        ({"DATABASE_URL": "redis://x"}, "DATABASE_URL"),
-    ]:
-        with pytest.raises(ValueError, match=name):
-            settings.from_env(str(tmp_path), env)
-
-
 def test_writer_keeps_working_in_a_forked_worker(tmp_path):
     """gunicorn with preload forks workers from a master that may hold the writer already."""
     engine = store.make_engine(f"sqlite:///{tmp_path / 'fork.sqlite3'}")

@@ -86,18 +86,20 @@ def test_invalid_payloads_are_refused(payload):
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(environ, message):
-    from storefront.config import ConfigError, ads_settings
+    from shopcommon.settings import SettingError, read_settings
+    from storefront.settings import AdsSettings
 
-    with pytest.raises(ConfigError) as caught:
-        ads_settings(environ)
+    with pytest.raises(SettingError) as caught:
+        read_settings(AdsSettings, environ)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
 def test_settings_defaults_and_env(monkeypatch):
-    from storefront.config import ads_settings
+    from shopcommon.settings import read_settings
+    from storefront.settings import AdsSettings
 
-    defaults = ads_settings({})
+    defaults = read_settings(AdsSettings, {})
     assert (defaults.url, defaults.connect_timeout, defaults.read_timeout) == (
         "http://advertisements:5002",
         0.5,
@@ -105,14 +107,14 @@ def test_settings_defaults_and_env(monkeypatch):
     )
     monkeypatch.setenv("ADS_URL", "http://127.0.0.1:5002/")
     monkeypatch.setenv("ADS_READ_TIMEOUT", "2.5")
-    from_env = ads_settings()
+    from_env = read_settings(AdsSettings)
     assert (from_env.url, from_env.read_timeout) == ("http://127.0.0.1:5002", 2.5)
 
 
 def test_create_app_refuses_bad_settings(make_app):
-    from storefront.config import ConfigError
+    from shopcommon.settings import SettingError
 
-    with pytest.raises(ConfigError, match="ADS_CONNECT_TIMEOUT"):
+    with pytest.raises(SettingError, match="ADS_CONNECT_TIMEOUT"):
         make_app("http://127.0.0.1:1", ADS_CONNECT_TIMEOUT="x")
 
 

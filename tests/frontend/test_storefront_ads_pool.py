@@ -22,9 +22,9 @@ class TestClock:
 
 def _client(url: str, clock: TestClock, max_idle: float):
     from storefront.ads.client import AdsClient
-    from storefront.config import ads_settings
+    from storefront.settings import AdsSettings
 
-    return AdsClient(ads_settings({"ADS_URL": url}), max_idle=max_idle, clock=clock)
+    return AdsClient(AdsSettings(url=url), max_idle=max_idle, clock=clock)
 
 
 def _local_ports(client, url: str) -> set:

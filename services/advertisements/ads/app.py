@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from flask import Flask, current_app, request
 from shopcommon.errors import register_error_handlers
 from shopcommon.jsonlog import configure_logging, install_request_logging
 from shopcommon.requestnotes import note_request
+from shopcommon.settings import environ_with, read_settings, setting_variables
 from shopcommon.tracing import init_app as init_tracing
 
 from ads import api, banners, health
 from ads.errors import render_error
 from ads.selection import normalize_page_source
-from ads.settings import SERVICE_NAME, check_version, load_settings
+from ads.settings import SERVICE_NAME, AdsServiceSettings
 
 
-def create_app(config: Optional[dict] = None) -> Flask:
+def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the service; config overrides the environment (ADS_VERSION, TESTING...).
 
-    Raises ConfigError (a SystemExit with a one-line message) for an unsupported version.
+    Raises shopcommon.settings.SettingError (one line) for an unsupported version.
     """
-    overrides = dict(config or {})
-    # An explicit version wins, so a bad ADS_VERSION in the environment does not matter then.
-    settings = {} if "ADS_VERSION" in overrides else load_settings()
-    settings.update(overrides)
-    settings["ADS_VERSION"] = check_version(settings.get("ADS_VERSION"), "ADS_VERSION")
-
+    settings = read_settings(AdsServiceSettings, environ_with(config, AdsServiceSettings))
     # No static route: the service serves JSON and SVG banners only (openapi.yaml lists every route).
     app = Flask(__name__, static_folder=None)
-    app.config.update(settings)
-    configure_logging(SERVICE_NAME, app.config["ADS_VERSION"])
+    variables = setting_variables(AdsServiceSettings)
+    app.config.update({key: value for key, value in (config or {}).items() if key not in variables})
+    app.config["ADS_VERSION"] = settings.version
+    configure_logging(SERVICE_NAME, settings.version)
 
     app.before_request(_note_page_source)
     install_request_logging(app, fields=("page_source",))

@@ -7,8 +7,12 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import Optional
+
+from shopcommon.settings import Number, env_setting, read_settings
 
 # How long an exiting worker may wait on ddtrace's last flush of traces. ddtrace retries an agent
 # that does not answer for about 3 s per flush (not configurable), and may flush twice; the engines
@@ -36,36 +40,34 @@ def close_after_large_body(worker: object, req: object) -> None:
         req.force_close()  # type: ignore[attr-defined]
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r}: not a whole number") from None
-    if value <= 0:
-        raise SystemExit(f"{name}={raw!r}: must be positive")
-    return value
+@dataclass(frozen=True)
+class ServingSettings:
+    """How gunicorn serves a service; the port's default is the service's own."""
+
+    port: int = env_setting("PORT", Number(whole=True, low=1, high=65535))
+    bind_host: str = env_setting("BIND_HOST", default="0.0.0.0")
+    workers: int = env_setting("WEB_CONCURRENCY", Number(whole=True, low=1), 1)
+    threads: int = env_setting("GUNICORN_THREADS", Number(whole=True, low=1), 4)
+    timeout: int = env_setting("GUNICORN_TIMEOUT", Number(whole=True, low=1), 30)
+    # SIGTERM lets in-flight requests finish for this long.
+    graceful_timeout: int = env_setting("GUNICORN_GRACEFUL_TIMEOUT", Number(whole=True, low=1), 10)
+    keepalive: int = env_setting("GUNICORN_KEEPALIVE", Number(whole=True, low=1), KEEPALIVE_SECONDS)
 
 
-def gunicorn_settings(default_port: int) -> dict:
-    """Settings for a gunicorn.conf.py: bind, workers and timeouts.
+def gunicorn_settings(default_port: int, environ: Optional[Mapping[str, str]] = None) -> dict:
+    """Settings for a gunicorn.conf.py: bind, workers and timeouts; SettingError for a bad one.
 
     No `preload_app`: ddtrace-run must patch the app after each worker forks.
     """
-    port = _int_env("PORT", default_port)
-    if port > 65535:
-        raise SystemExit(f"PORT={port}: outside 1..65535")
+    serving = read_settings(ServingSettings, environ, port=default_port)
     return {
-        "bind": f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{port}",
-        "workers": _int_env("WEB_CONCURRENCY", 1),
+        "bind": f"{serving.bind_host}:{serving.port}",
+        "workers": serving.workers,
         "worker_class": "gthread",
-        "threads": _int_env("GUNICORN_THREADS", 4),
-        "timeout": _int_env("GUNICORN_TIMEOUT", 30),
-        # SIGTERM lets in-flight requests finish for this long.
-        "graceful_timeout": _int_env("GUNICORN_GRACEFUL_TIMEOUT", 10),
-        "keepalive": _int_env("GUNICORN_KEEPALIVE", KEEPALIVE_SECONDS),
+        "threads": serving.threads,
+        "timeout": serving.timeout,
+        "graceful_timeout": serving.graceful_timeout,
+        "keepalive": serving.keepalive,
         "pre_request": close_after_large_body,
         # The apps write their own JSON access lines; gunicorn's would duplicate them.
         "accesslog": None,

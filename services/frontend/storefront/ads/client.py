@@ -13,7 +13,7 @@ import urllib3
 from shopcommon.httpclient import TracedHTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..config import AdsSettings
+from ..settings import AdsSettings
 from .model import AdsResponse, InvalidAdsResponse, parse_ads_response
 from .pool import MAX_IDLE_SECONDS, IdleLimitedAdapter
 

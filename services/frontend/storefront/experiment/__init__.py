@@ -7,7 +7,7 @@ Modules (import the one you need; nothing is imported here):
   report     - build_report(): the /experiment.json document
   chart      - ctr_chart_svg(): CTR per version with interval bars, as SVG
   assignment - sticky per-customer arm from a hash of the customer id (AB_SHARE)
-  settings   - the environment variables above, validated
+  settings   - ExperimentSettings: DATABASE_URL, AB_MODE, AB_SHARE, EXPERIMENT_*, read and checked once
 
 Reset an experiment (deletes all impressions and clicks, keeps the schema), from services/frontend:
   python -m storefront.experiment reset --yes

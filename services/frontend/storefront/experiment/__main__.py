@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import NoReturn, Optional
 
+from shopcommon.settings import SettingError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import settings, store
+from . import store
 from .report import build_report
+from .settings import load_settings
 
 PROG = "python -m storefront.experiment"
 
@@ -43,15 +46,13 @@ def _fail(message: str) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    # --database-url stands for DATABASE_URL, and is checked like it.
+    environ = {**os.environ, **({"DATABASE_URL": args.database_url} if args.database_url else {})}
     try:
-        config = settings.from_env()
-        url = (
-            store.database_url(environ={"DATABASE_URL": args.database_url})
-            if args.database_url
-            else (config.database_url)
-        )
-    except ValueError as error:
+        config = load_settings(environ)
+    except SettingError as error:
         return _fail(str(error))
+    url = config.database_url
     shown = make_url(url).render_as_string(hide_password=True)
     engine = store.make_engine(url)
     try:
@@ -71,7 +72,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             deleted = store.reset_experiment(engine)
             print(f"deleted {deleted['impressions']} impressions and {deleted['clicks']} clicks from {shown}")
             return 0
-        report = build_report(store.segment_counts(engine), config.weights, config.mde, config.baseline)
+        cells = store.segment_counts(engine)
+        report = build_report(cells, config.weights, config.mde, config.baseline, srm_unit=config.srm_unit)
         dropped = store.dropped_counts(engine)
         report["recording"] = {"dropped": {"impressions": dropped["impression"], "clicks": dropped["click"]}}
         print(json.dumps(report, indent=2))

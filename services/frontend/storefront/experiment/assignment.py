@@ -8,10 +8,8 @@ sticky VirtualService routes on.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
-from collections.abc import Mapping
 from typing import Optional
 
 COOKIE_NAME = "customer_id"
@@ -19,7 +17,6 @@ COOKIE_NAME = "customer_id"
 ASSIGNMENT_HEADER = "x-ads-arm"
 DEFAULT_SALT = "ads-relevance-2"
 DEFAULT_SHARE = 0.5
-ARMS = ("v1", "v2")
 
 _UUID4_HEX = re.compile(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}")
 
@@ -45,18 +42,3 @@ def assign(customer_id: str, share: float = DEFAULT_SHARE, salt: str = DEFAULT_S
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must be between 0 and 1, got {share}")
     return "v2" if bucket(customer_id, salt) < share else "v1"
-
-
-def share_from_env(environ: Optional[Mapping[str, str]] = None) -> float:
-    """AB_SHARE (the v2 share, 0..1, default 0.5); ValueError naming the variable if malformed."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get("AB_SHARE", "").strip()
-    if not raw:
-        return DEFAULT_SHARE
-    try:
-        share = float(raw)
-    except ValueError:
-        raise ValueError(f"AB_SHARE={raw!r}: not a number (use a share such as 0.5)") from None
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"AB_SHARE={raw!r}: must be between 0 and 1")
-    return share

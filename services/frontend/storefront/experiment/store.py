@@ -8,7 +8,6 @@ one database keep the data.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -90,12 +89,9 @@ dropped_events = Table(
 )
 
 
-class StoreConfigError(ValueError):
-    """DATABASE_URL (or the given URL) cannot be used."""
-
-
-def default_sqlite_url(instance_path: str) -> str:
-    return f"sqlite:///{Path(instance_path, DATABASE_FILE)}"
+def default_sqlite_url(instance_path: Optional[str] = None) -> str:
+    """The SQLite file in the instance folder (Flask's for the storefront package by default)."""
+    return f"sqlite:///{Path(instance_path or default_instance_path(), DATABASE_FILE)}"
 
 
 def default_instance_path() -> str:
@@ -103,29 +99,22 @@ def default_instance_path() -> str:
     return str(Path(__file__).resolve().parents[2] / "instance")
 
 
-def database_url(instance_path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> str:
-    """DATABASE_URL, else an SQLite file in the instance folder.
+def parse_database_url(raw: str) -> str:
+    """A database URL the store can use; ValueError with the reason (never the URL: it may hold a password).
 
     postgres:// and postgresql:// (what most hosting and Secrets hand out) are mapped to the
     psycopg 3 driver, the one the image ships.
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get("DATABASE_URL", "").strip()
-    if not raw:
-        return default_sqlite_url(instance_path or default_instance_path())
+    raw = raw.strip()
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
             raw = "postgresql+psycopg://" + raw[len(prefix) :]
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise StoreConfigError(
-            "DATABASE_URL: not a database URL (sqlite:///path or postgresql://...)"
-        ) from None
+        raise ValueError("not a database URL (sqlite:///path or postgresql://...)") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
-        raise StoreConfigError(
-            f"DATABASE_URL: backend {url.get_backend_name()!r} unsupported (sqlite, postgresql)"
-        )
+        raise ValueError(f"backend {url.get_backend_name()!r} unsupported (sqlite, postgresql)")
     return raw
 
 

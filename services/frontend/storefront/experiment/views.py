@@ -77,13 +77,13 @@ def _report(experiment: Experiment) -> dict:
     counts = store.segment_counts(experiment.engine)
     dropped = store.dropped_counts(experiment.engine)
     config = experiment.settings
-    report = build_report(counts, config.weights, config.mde, config.baseline, srm_unit=experiment.srm_unit)
+    report = build_report(counts, config.weights, config.mde, config.baseline, srm_unit=config.srm_unit)
     report["experiment"] = {
         "question": "Do customers click relevant ads (2.0) more than general ones (1.0) on product pages?",
-        "mode": experiment.mode,
+        "mode": config.mode,
         "assignment": (
             "per customer: hash of the customer cookie, sent as the x-ads-arm header"
-            if experiment.mode == "sticky"
+            if config.mode == "sticky"
             else "per request: Istio VirtualService weights"
         ),
         "treatment_share": config.share,

@@ -8,41 +8,26 @@ away at start-up is retried in the background, off the request thread.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.wrappers import Response
 
 from ..ads.banner import Banner, banner_shown
-from . import assignment, settings, store
+from . import assignment, store
+from .settings import ExperimentSettings
 from .writer import EventWriter
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "experiment"
-MODES = ("off", "sticky")
-# Keys a test (or `create_app(config)`) may set instead of the environment.
-_CONFIG_KEYS = (
-    "DATABASE_URL", "AB_SHARE", "EXPERIMENT_BASELINE_CTR", "EXPERIMENT_MDE", "AB_MODE",
-    "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL",
-)
 # Probes and static files neither need nor should get a customer cookie.
 _NO_CUSTOMER_ENDPOINTS = {"health.healthz", "health.readyz", "static"}
 COOKIE_MAX_AGE = 365 * 24 * 3600
-
-
-def ab_mode(raw: Optional[str]) -> str:
-    """AB_MODE: 'off' (Istio weights decide per request, the default) or 'sticky' (per customer)."""
-    value = (raw or "").strip().lower() or "off"
-    if value not in MODES:
-        raise ValueError(f"AB_MODE={raw!r}: use off (Istio weights) or sticky (per-customer assignment)")
-    return value
 
 
 class SchemaGuard:
@@ -86,42 +71,23 @@ class SchemaGuard:
 
 @dataclass
 class Experiment:
-    """What the views need: settings, mode, engine, writer, and where the data lives (no password)."""
+    """What the views need: settings, engine, writer, and where the data lives (no password)."""
 
-    settings: settings.ExperimentSettings
-    mode: str
+    settings: ExperimentSettings
     engine: Engine
     writer: EventWriter
     schema: SchemaGuard
     store_label: str
 
-    @property
-    def srm_unit(self) -> str:
-        # Sticky assignment randomises customers; Istio weights randomise requests.
-        return "customers" if self.mode == "sticky" else "impressions"
 
-
-def _environ(app: Flask) -> Mapping[str, str]:
-    overrides = {key: str(app.config[key]) for key in _CONFIG_KEYS if app.config.get(key) is not None}
-    return {**os.environ, **overrides}
-
-
-def experiment_settings(app: Flask) -> tuple[settings.ExperimentSettings, str]:
-    """Validated settings and mode for app; ValueError with a one-line message naming the variable."""
-    environ = _environ(app)
-    return settings.from_env(app.instance_path, environ), ab_mode(environ.get("AB_MODE"))
-
-
-def init_app(app: Flask) -> Experiment:
-    """Wire the experiment into app. Raises ValueError for unusable settings (one line)."""
-    config, mode = experiment_settings(app)
+def init_app(app: Flask, config: ExperimentSettings) -> Experiment:
+    """Wire the experiment into app with its settings (already checked)."""
     engine = store.make_engine(config.database_url)
     writer = EventWriter(engine, max_buffer=config.buffer, interval=config.write_interval)
     guard = SchemaGuard(engine)
     guard.ensure_now()
     experiment = Experiment(
         settings=config,
-        mode=mode,
         engine=engine,
         writer=writer,
         schema=guard,
@@ -134,7 +100,7 @@ def init_app(app: Flask) -> Experiment:
     from .views import bp
 
     app.register_blueprint(bp)
-    log.info("experiment ready", extra={"ab_mode": mode, "store": experiment.store_label})
+    log.info("experiment ready", extra={"ab_mode": config.mode, "store": experiment.store_label})
     return experiment
 
 
@@ -151,9 +117,9 @@ def _identify_customer() -> None:
         g.customer_id, g.customer_is_new = cookie, False
     else:
         g.customer_id, g.customer_is_new = assignment.new_customer_id(), True
-    experiment = current(current_app)
-    if experiment.mode == "sticky":
-        arm = assignment.assign(g.customer_id, experiment.settings.share)
+    config = current(current_app).settings
+    if config.mode == "sticky":
+        arm = assignment.assign(g.customer_id, config.share)
         # Read by banner_for(): the sticky VirtualService routes products + x-ads-arm: v2 to v2.
         g.ads_headers = {assignment.ASSIGNMENT_HEADER: arm}
 
