@@ -109,7 +109,7 @@ def database_url(tmp_path) -> str:
 def make_app(database_url):
     """make(ads_url, **config): a storefront app in testing mode on the test's own store."""
     from storefront import create_app
-    from storefront.experiment.wiring import current
+    from storefront.experiment.extension import current
 
     made = []
 

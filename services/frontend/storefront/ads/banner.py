@@ -57,7 +57,7 @@ def banner_for(
     Never cached: the canary demo relies on every view asking the ads service anew.
     """
     params = {key: value for key, value in (("category", category), ("slug", slug)) if value}
-    # g.ads_headers: extra routing headers for this view, e.g. the sticky A/B arm (experiment/wiring.py).
+    # g.ads_headers: extra routing headers for this view, e.g. the sticky A/B arm (experiment/customer.py).
     answer = ads_client().fetch_ads(page_source, request.headers, params, g.get("ads_headers"))
     note_request(page_source=page_source, ads_version=answer.version if answer else None)
     if answer is None or not answer.ads:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request
 from markupsafe import Markup
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,8 +18,9 @@ from ..catalog.products import CATEGORIES
 from ..metrics import count_click
 from . import store
 from .chart import ctr_chart_svg
+from .extension import Experiment, current
+from .recording import record_click
 from .report import build_report
-from .wiring import Experiment, current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("experiment", __name__, template_folder="templates")
@@ -59,9 +60,7 @@ def click(ad_id: str) -> Response:
     if category is not None and category not in CATEGORIES:
         choices = ", ".join(CATEGORIES)
         abort(400, description=f"The category query parameter must be empty or one of: {choices}.")
-    experiment = current(current_app)
-    experiment.schema.ensure_in_background()
-    experiment.writer.record_click(ad_id, version, page_source, category, g.get("customer_id"))
+    record_click(current_app, ad_id, version, page_source, category)
     count_click(version, page_source)
     response = redirect(safe_target(request.args.get("to")), 303)
     # Each click must reach us to be counted: no cached redirect.
