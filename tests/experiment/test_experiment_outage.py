@@ -26,14 +26,14 @@ def test_a_postgres_outage_loses_nothing_that_fits_the_buffer(own_postgres_clust
     store.ensure_schema(engine)
     writer = _writer(engine)
     for _ in range(10):
-        writer.record_impression("ad-1", "1.0", "home")
+        writer.record("impression", "ad-1", "1.0", "home")
     assert writer.flush(timeout=30)
 
     cluster.stop()  # the server is gone: established connections die, new ones are refused
     with caplog.at_level(logging.WARNING, logger="storefront.experiment.writer"):
-        accepted = [writer.record_impression("ad-1", "2.0", "products", "kitchen", f"{i:032x}")
+        accepted = [writer.record("impression", "ad-1", "2.0", "products", "kitchen", f"{i:032x}")
                     for i in range(300)]
-        accepted += [writer.record_click("ad-1", "2.0", "products", "kitchen") for _ in range(40)]
+        accepted += [writer.record("click", "ad-1", "2.0", "products", "kitchen") for _ in range(40)]
         assert wait_until(lambda: not writer.store_reachable)
         assert writer.flush(timeout=0.3) is False
         assert writer.stats()["buffered"] == 340
@@ -58,8 +58,8 @@ def test_a_postgres_outage_longer_than_the_buffer_drops_and_stores_the_overflow(
     store.ensure_schema(engine)
     writer = _writer(engine, max_buffer=100)
     cluster.stop()
-    accepted = [writer.record_impression("ad-1", "1.0", "home") for _ in range(120)]
-    accepted += [writer.record_click("ad-1", "1.0", "home") for _ in range(10)]
+    accepted = [writer.record("impression", "ad-1", "1.0", "home") for _ in range(120)]
+    accepted += [writer.record("click", "ad-1", "1.0", "home") for _ in range(10)]
     assert accepted == [True] * 100 + [False] * 30
     cluster.start()
     assert writer.flush(timeout=60), writer.stats()
@@ -80,7 +80,7 @@ def test_tables_missing_after_an_outage_at_start_are_created_before_the_buffer_i
     cluster.stop()
     engine = store.make_engine(cluster.url(), connect_timeout=1)
     writer = _writer(engine)
-    assert all(writer.record_click("ad-1", "2.0", "products") for _ in range(5))
+    assert all(writer.record("click", "ad-1", "2.0", "products") for _ in range(5))
     assert wait_until(lambda: not writer.store_reachable)
     cluster.start()
     assert writer.flush(timeout=60), writer.stats()
@@ -97,7 +97,7 @@ def test_a_locked_sqlite_store_loses_nothing(tmp_path):
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        accepted = [writer.record_impression("ad-1", "1.0", "home") for _ in range(200)]
+        accepted = [writer.record("impression", "ad-1", "1.0", "home") for _ in range(200)]
         # SQLite waits out its busy timeout, then reports the lock: the writer keeps the rows.
         assert wait_until(lambda: not writer.store_reachable, timeout=30)
     finally:
@@ -119,12 +119,12 @@ def test_a_row_the_store_refuses_is_dropped_alone(tmp_path):
         ))
     writer = _writer(engine)
     for ad_id in ("ad-1", "poison", "ad-2", "ad-3"):
-        writer.record_impression(ad_id, "1.0", "home")
+        writer.record("impression", ad_id, "1.0", "home")
     assert writer.flush(timeout=30)
     stats = writer.stats()
     assert (stats["written"], stats["dropped_rejected"]) == (3, 1)
     assert row_count(engine, store.impressions) == 3
-    writer.record_impression("ad-4", "1.0", "home")  # the drop count is stored with this write
+    writer.record("impression", "ad-4", "1.0", "home")  # the drop count is stored with this write
     assert writer.flush(timeout=30)
     assert store.dropped_counts(engine) == {"impression": 1, "click": 0}
     writer.close()

@@ -90,11 +90,11 @@ def test_writer_records_and_queries_count_per_segment(engine):
     for i in range(90):
         source, version = list(expected)[i % 3]
         customer = customers[i % 5 if version != "2.0" else 5]
-        assert writer.record_impression(f"ad-{i % 4}", version, source, "kitchen", customer)
+        assert writer.record("impression", f"ad-{i % 4}", version, source, "kitchen", customer)
         expected[(source, version)][0] += 1
         expected[(source, version)][2].add(customer)
         if i % 7 == 0:
-            assert writer.record_click(f"ad-{i % 4}", version, source, "kitchen", customer)
+            assert writer.record("click", f"ad-{i % 4}", version, source, "kitchen", customer)
             expected[(source, version)][1] += 1
     assert writer.flush()
     got = {
@@ -117,7 +117,7 @@ def test_writer_batches_inserts_and_flushes_by_itself(engine):
 
     writer = EventWriter(engine, batch_size=50, interval=0.2, register_atexit=False)
     for i in range(120):
-        writer.record_impression("ad-1", "2.0", "products", "outdoor", f"{i:032x}")
+        writer.record("impression", "ad-1", "2.0", "products", "outdoor", f"{i:032x}")
     # No flush(): the thread writes full batches, then the remainder when the interval passes.
     assert wait_until(lambda: row_count(engine, store.impressions) == 120)
     assert 3 <= len(statements) <= 120 // 10, statements  # batched, not one INSERT per event
@@ -129,8 +129,8 @@ def test_unreachable_database_buffers_events_and_drops_only_the_overflow(caplog)
     engine = store.make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none", connect_timeout=1)
     writer = EventWriter(engine, batch_size=10, interval=0.05, max_buffer=20, register_atexit=False)
     with caplog.at_level(logging.WARNING, logger="storefront.experiment.writer"):
-        results = [writer.record_impression("ad-1", "1.0", "home", None, None) for _ in range(30)]
-        results += [writer.record_click("ad-1", "1.0", "home", None, None) for _ in range(5)]
+        results = [writer.record("impression", "ad-1", "1.0", "home", None, None) for _ in range(30)]
+        results += [writer.record("click", "ad-1", "1.0", "home", None, None) for _ in range(5)]
         assert wait_until(lambda: not writer.store_reachable)
         assert writer.flush(timeout=0.3) is False  # nothing can be written while the store is away
     assert results == [True] * 20 + [False] * 15  # the buffer holds 20; only the overflow is dropped
@@ -144,7 +144,7 @@ def test_unreachable_database_buffers_events_and_drops_only_the_overflow(caplog)
     assert writer.stats()["dropped_exit"] == 20
     lost = [r.getMessage() for r in caplog.records if "lost at exit" in r.getMessage()]
     assert len(lost) == 1 and "20 impressions" in lost[0], lost
-    assert writer.record_impression("ad-1", "1.0", "home") is False  # closed: dropped, no raise
+    assert writer.record("impression", "ad-1", "1.0", "home") is False  # closed: dropped, no raise
 
 
 def test_full_buffer_drops_and_counts(tmp_path):
@@ -156,7 +156,7 @@ def test_full_buffer_drops_and_counts(tmp_path):
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        results = [writer.record_impression("ad-1", "1.0", "home") for _ in range(50)]
+        results = [writer.record("impression", "ad-1", "1.0", "home") for _ in range(50)]
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -171,7 +171,7 @@ def test_full_buffer_drops_and_counts(tmp_path):
 
 def test_long_values_are_cut_not_lost(engine):
     writer = EventWriter(engine, register_atexit=False)
-    writer.record_impression("a" * 500, "1.0" * 20, "products" * 10, "k" * 100, "c" * 100)
+    writer.record("impression", "a" * 500, "1.0" * 20, "products" * 10, "k" * 100, "c" * 100)
     assert writer.flush()
     assert writer.stats()["written"] == 1
     with engine.connect() as conn:
@@ -253,11 +253,11 @@ def test_writer_keeps_working_in_a_forked_worker(tmp_path):
     engine = store.make_engine(f"sqlite:///{tmp_path / 'fork.sqlite3'}")
     store.ensure_schema(engine)
     writer = EventWriter(engine, register_atexit=False)
-    writer.record_impression("ad-1", "1.0", "home")
+    writer.record("impression", "ad-1", "1.0", "home")
     assert writer.flush()
     pid = os.fork()
     if pid == 0:  # the worker: its own thread and connections, the parent's are not reused
-        ok = writer.record_impression("ad-2", "2.0", "products") and writer.flush(timeout=30)
+        ok = writer.record("impression", "ad-2", "2.0", "products") and writer.flush(timeout=30)
         os._exit(0 if ok and writer.stats()["written"] >= 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

@@ -29,5 +29,4 @@ def _record(
     experiment = current(app)
     # A store that was away at start-up gets its schema now, off this thread.
     experiment.schema.ensure_in_background()
-    record = experiment.writer.record_impression if kind == "impression" else experiment.writer.record_click
-    record(ad_id, version, page_source, category, g.get("customer_id"))
+    experiment.writer.record(kind, ad_id, version, page_source, category, g.get("customer_id"))

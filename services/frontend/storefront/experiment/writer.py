@@ -1,6 +1,6 @@
 """A background writer that batches impressions and clicks, so recording never slows a page.
 
-record_*() only adds a row to a bounded buffer and returns; a daemon thread inserts what
+record() only adds a row to a bounded buffer and returns; a daemon thread inserts what
 gathered every `interval` seconds or `batch_size` rows, in one transaction. While the store is
 unreachable (a PostgreSQL restart, a network cut, a locked SQLite file) the rows stay in the
 buffer and the thread retries with a short back-off; when the store answers again everything
@@ -116,31 +116,20 @@ class EventWriter:
 
     # -- called from request handlers -------------------------------------------------------
 
-    def record_impression(
+    def record(
         self,
+        kind: str,
         ad_id: str,
         ads_version: str,
         page_source: str,
         category: Optional[str] = None,
         customer_id: Optional[str] = None,
     ) -> bool:
-        """Buffer one banner impression; False if it was dropped. Never raises."""
-        return self._record("impression", ad_id, ads_version, page_source, category, customer_id)
-
-    def record_click(
-        self,
-        ad_id: str,
-        ads_version: str,
-        page_source: str,
-        category: Optional[str] = None,
-        customer_id: Optional[str] = None,
-    ) -> bool:
-        """Buffer one banner click; False if it was dropped. Never raises."""
-        return self._record("click", ad_id, ads_version, page_source, category, customer_id)
-
-    def _record(self, kind: str, *fields: Optional[str]) -> bool:
+        """Buffer one event of kind "impression" or "click"; False if it was dropped. Never raises."""
         try:
-            row = store.event_row(*fields)
+            if kind not in store.EVENT_TABLES:
+                raise ValueError(f"no such event kind: {kind!r}")
+            row = store.event_row(ad_id, ads_version, page_source, category, customer_id)
             with self._lock:
                 if self._closed:
                     reason = "closed"
