@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import dataclass
-from typing import NoReturn, Optional
+from typing import Callable, NoReturn, Optional, Union
 from urllib.parse import urlsplit
+
+from shopcommon.settings import Number
 
 PROG = "python -m traffic"
 DEFAULT_HOST = "http://127.0.0.1:8080"  # the local mesh's gateway
 MAX_RATE = 1000.0
 MAX_DURATION = 86_400.0
 MAX_CUSTOMERS = 10_000
+_SHARE = Number(low=0, high=1)
+_POSITIVE = {"low": 0, "low_open": True}
 
 
 class UsageError(ValueError):
@@ -35,49 +38,47 @@ class TrafficConfig:
     summary_json: Optional[str] = None
 
 
+# The numeric options: (flag, parser, default, help).
+_NUMBERS: tuple[tuple[str, Number, Union[float, int, None], str], ...] = (
+    ("--rate", Number(high=MAX_RATE, **_POSITIVE), 5.0,
+     "page views per second, all customers together (default 5)"),
+    ("--duration", Number(high=MAX_DURATION, **_POSITIVE), 60.0, "seconds to run (default 60)"),
+    ("--customers", Number(whole=True, low=1, high=MAX_CUSTOMERS), 20,
+     "simulated customers, each with its own cookies (default 20)"),
+    ("--click-relevant", _SHARE, 0.08,
+     "click propensity for a 2.0 (relevant) banner on a product page (default 0.08)"),
+    ("--click-general", _SHARE, 0.03, "click propensity for any other banner (default 0.03)"),
+    ("--cart", _SHARE, 0.1, "chance to add a viewed product to the cart (default 0.1)"),
+    ("--home-share", _SHARE, 0.3, "share of page views that go to the home page (default 0.3)"),
+    ("--progress", Number(high=3600, **_POSITIVE), 5.0, "seconds between progress lines (default 5)"),
+    ("--seed", Number(whole=True, low=0, high=2**31 - 1), None, "random seed, for repeatable customers"),
+)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
-def _number(low: float, high: float, low_open: bool = False) -> object:
-    def parse(raw: str) -> float:
+def _argument(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """parse as an argparse type: its reason, after the value, in argparse's one-line error."""
+
+    def checked(raw: str) -> object:
         try:
-            value = float(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
-        too_low = value <= low if low_open else value < low
-        if math.isnan(value) or too_low or value > high:
-            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
-            raise argparse.ArgumentTypeError(f"{raw!r} must be {bound} and at most {high:g}")
-        return value
+            return parse(raw)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{raw!r}: {error}") from None
 
-    return parse
-
-
-def _integer(low: int, high: int) -> object:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{raw!r} must be between {low} and {high}")
-        return value
-
-    return parse
+    return checked
 
 
 def _host(raw: str) -> str:
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{raw!r}: {error}") from None
+    parts = urlsplit(raw)
+    parts.port  # noqa: B018 - raises ValueError (the reason) on a malformed port
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"{raw!r} must look like http://host:port")
+        raise ValueError("must look like http://host:port")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise argparse.ArgumentTypeError(f"{raw!r} must not carry a path, query or fragment")
+        raise ValueError("must not carry a path, query or fragment")
     return raw.rstrip("/")
 
 
@@ -88,61 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--host",
-        type=_host,
+        type=_argument(_host),
         default=os.environ.get("TRAFFIC_HOST") or DEFAULT_HOST,
         help=f"shop URL (default: TRAFFIC_HOST or {DEFAULT_HOST})",
     )
-    parser.add_argument(
-        "--rate",
-        type=_number(0, MAX_RATE, low_open=True),
-        default=5.0,
-        help="page views per second, all customers together (default 5)",
-    )
-    parser.add_argument(
-        "--duration",
-        type=_number(0, MAX_DURATION, low_open=True),
-        default=60.0,
-        help="seconds to run (default 60)",
-    )
-    parser.add_argument(
-        "--customers",
-        type=_integer(1, MAX_CUSTOMERS),
-        default=20,
-        help="simulated customers, each with its own cookies (default 20)",
-    )
-    parser.add_argument(
-        "--click-relevant",
-        type=_number(0, 1),
-        default=0.08,
-        help="click propensity for a 2.0 (relevant) banner on a product page (default 0.08)",
-    )
-    parser.add_argument(
-        "--click-general",
-        type=_number(0, 1),
-        default=0.03,
-        help="click propensity for any other banner (default 0.03)",
-    )
-    parser.add_argument(
-        "--cart",
-        type=_number(0, 1),
-        default=0.1,
-        help="chance to add a viewed product to the cart (default 0.1)",
-    )
-    parser.add_argument(
-        "--home-share",
-        type=_number(0, 1),
-        default=0.3,
-        help="share of page views that go to the home page (default 0.3)",
-    )
-    parser.add_argument(
-        "--progress",
-        type=_number(0, 3600, low_open=True),
-        default=5.0,
-        help="seconds between progress lines (default 5)",
-    )
-    parser.add_argument(
-        "--seed", type=_integer(0, 2**31 - 1), default=None, help="random seed, for repeatable customers"
-    )
+    for flag, parse, default, description in _NUMBERS:
+        parser.add_argument(flag, type=_argument(parse), default=default, help=description)
     parser.add_argument(
         "--summary-json", metavar="PATH", default=None, help="also write the final counts as JSON to PATH"
     )
@@ -154,16 +106,4 @@ def parse_args(argv: Optional[list[str]] = None) -> TrafficConfig:
     args = _parser().parse_args(argv)
     if args.summary_json and not os.path.isdir(os.path.dirname(os.path.abspath(args.summary_json))):
         raise UsageError(f"argument --summary-json: the folder of {args.summary_json!r} does not exist")
-    return TrafficConfig(
-        host=args.host,
-        rate=args.rate,
-        duration=args.duration,
-        customers=args.customers,
-        click_relevant=args.click_relevant,
-        click_general=args.click_general,
-        cart=args.cart,
-        home_share=args.home_share,
-        progress=args.progress,
-        seed=args.seed,
-        summary_json=args.summary_json,
-    )
+    return TrafficConfig(**vars(args))
