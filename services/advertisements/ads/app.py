@@ -12,8 +12,10 @@ from shopcommon.requestnotes import note_request
 from shopcommon.settings import environ_with, read_settings, setting_variables
 from shopcommon.tracing import init_app as init_tracing
 
-from ads import api, banners, health
+from ads.api import bp as api_bp
+from ads.banners import bp as banners_bp
 from ads.errors import render_error
+from ads.health import bp as health_bp
 from ads.selection import normalize_page_source
 from ads.settings import SERVICE_NAME, AdsServiceSettings
 
@@ -33,7 +35,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.before_request(_note_page_source)
     install_request_logging(app, fields=("page_source",))
-    for blueprint in (api.bp, banners.bp, health.bp):
+    for blueprint in (api_bp, banners_bp, health_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app, render_error)
     init_tracing(app)
