@@ -156,7 +156,7 @@ COUNTS = [
 WEIGHTS = {"1.0": 0.5, "2.0": 0.5}
 
 
-def test_build_report_has_the_issue_7_shape_and_matching_numbers():
+def test_build_report_has_every_section_and_matching_numbers():
     report = build_report(COUNTS, WEIGHTS, mde=0.03, baseline=0.03)
     json.dumps(report, allow_nan=False)  # strict JSON: no NaN/Infinity
     assert {"segments", "test", "srm", "decision"} <= set(report)

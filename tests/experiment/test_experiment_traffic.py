@@ -194,7 +194,7 @@ def test_unreachable_shop_fails_with_one_line():
 
 
 def test_make_traffic_takes_duration_rate_and_host(shop):
-    """The README's `make traffic DURATION=<s> RATE=<views/s>`, pointed at this test's shop."""
+    """`make traffic DURATION=<s> RATE=<views/s>`, pointed at this test's shop."""
     _, frontend = shop
     result = subprocess.run(
         ["make", "--no-print-directory", "traffic", "DURATION=3", "RATE=4", "CUSTOMERS=2",

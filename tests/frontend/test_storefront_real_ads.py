@@ -85,7 +85,7 @@ def test_product_page_sends_page_source_products_and_its_category(make_app, ads_
     shown = banner(html)
     assert shown["data-ads-version"] == "2.0"
     assert shown["data-ad-id"].startswith(f"{category}-")
-    # The link goes through the click route (issue 7), which redirects to the ad's target.
+    # The link goes through the click route, which records the click and redirects to the ad's target.
     link = urlsplit(shown["href"])
     assert link.path == f"/ads/{shown['data-ad-id']}/click"
     assert parse_qs(link.query)["to"] == [f"/?category={category}"]

@@ -12,7 +12,7 @@ PRODUCTS = "products"
 
 
 def normalize_page_source(raw: Optional[str]) -> str:
-    """The page-source header as the contract reads it: products, or else home.
+    """The page-source header read as the mesh reads it: products, or else home.
 
     Exact and case-sensitive, like the Istio route that matches `exact: products`, so the
     service and the mesh always agree on what a product page is.

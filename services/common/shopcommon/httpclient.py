@@ -2,10 +2,10 @@
 
 ddtrace's requests integration wraps Session.send and HTTPAdapter.send and runs every call
 through its event hub, URL redaction and telemetry: on a product page it cost more than the
-server span and the render span together (README, Datadog tracing > What tracing costs). With it
-off (DD_TRACE_REQUESTS_ENABLED=false, as the manifests set), TracedHTTPAdapter makes the span
-itself: tracer.trace() under the request's span, HTTPPropagator.inject() into the outbound
-headers, so the next hop continues the trace. A plain HTTPAdapter when tracing is not running.
+server span and the render span together. With it off (DD_TRACE_REQUESTS_ENABLED=false, as the
+manifests set), TracedHTTPAdapter makes the span itself: tracer.trace() under the request's span,
+HTTPPropagator.inject() into the outbound headers, so the next hop continues the trace. A plain
+HTTPAdapter when tracing is not running.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ _MAX_TEXT = 500
 
 
 class InvalidAdsResponse(ValueError):
-    """The ads service answered, but not with what the contract promises."""
+    """The ads service answered, but not in the shape of an /ads answer (its openapi.yaml)."""
 
 
 @dataclass(frozen=True)

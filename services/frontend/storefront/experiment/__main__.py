@@ -25,7 +25,7 @@ PROG = "python -m storefront.experiment"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: the house rule for CLI errors.
+        # One line and a non-zero exit, not argparse's usage block: the shop's commands all answer so.
         self.exit(2, f"{PROG}: {message} (see --help)\n")
 
 
