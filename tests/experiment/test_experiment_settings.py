@@ -33,28 +33,6 @@ def test_database_url_gets_the_driver_the_image_ships(given, expected):
     assert load_settings({"DATABASE_URL": given}).database_url == expected
 
 
-@pytest.mark.parametrize(("env", "line"), [
-    ({"AB_SHARE": "half"}, "AB_SHARE='half': not a number"),
-    ({"AB_SHARE": "1.5"}, "AB_SHARE='1.5': must be from 0 to 1"),
-    ({"AB_SHARE": "nan"}, "AB_SHARE='nan': must be from 0 to 1"),
-    ({"AB_MODE": "always"}, "AB_MODE='always': use off (Istio weights) or sticky (per-customer assignment)"),
-    ({"EXPERIMENT_MDE": "big"}, "EXPERIMENT_MDE='big': not a number"),
-    ({"EXPERIMENT_BASELINE_CTR": "1.5"},
-     "EXPERIMENT_BASELINE_CTR='1.5': must be more than 0 and less than 1"),
-    ({"EXPERIMENT_BASELINE_CTR": "0.6", "EXPERIMENT_MDE": "0.5"},
-     "EXPERIMENT_BASELINE_CTR + EXPERIMENT_MDE must stay below 1 (0.6 + 0.5)"),
-    ({"EXPERIMENT_BUFFER": "0"}, "EXPERIMENT_BUFFER='0': must be from 1 to 1000000"),
-    ({"EXPERIMENT_BUFFER": "2.5"}, "EXPERIMENT_BUFFER='2.5': not a whole number"),
-    ({"EXPERIMENT_WRITE_INTERVAL": "soon"}, "EXPERIMENT_WRITE_INTERVAL='soon': not a number of seconds"),
-    ({"DATABASE_URL": "redis://x"}, "DATABASE_URL: backend 'redis' unsupported (sqlite, postgresql)"),
-    ({"DATABASE_URL": "not a url"}, "DATABASE_URL: not a database URL (sqlite:///path or postgresql://...)"),
-])
-def test_a_bad_value_is_one_line_naming_the_variable(env, line):
-    with pytest.raises(SettingError) as refused:
-        load_settings(env)
-    assert str(refused.value) == line
-
-
 def test_a_refused_database_url_never_shows_its_password():
     with pytest.raises(SettingError) as refused:
         load_settings({"DATABASE_URL": "mysql://shop:hunter2@db/shop"})

@@ -1,4 +1,4 @@
-"""The ads client: settings, response validation, header forwarding, pooling and no retries.
+"""The ads client: response validation, header forwarding, pooling and no retries.
 
 Behaviour is checked over real HTTP against the stand-in server of storefront_standin
 (a tiny loopback server that stands in for an ads service we need to misbehave or record).
@@ -69,46 +69,6 @@ def test_invalid_payloads_are_refused(payload):
 
     with pytest.raises(InvalidAdsResponse):
         parse_ads_response(payload)
-
-
-@pytest.mark.parametrize(
-    ("environ", "message"),
-    [
-        ({"ADS_URL": "advertisements:5002"}, "ADS_URL='advertisements:5002': must look like http://host:port"),
-        ({"ADS_URL": "ftp://ads"}, "must look like http://host:port"),
-        ({"ADS_URL": "http://ads:99999"}, "ADS_URL='http://ads:99999'"),
-        ({"ADS_URL": "http://ads?x=1"}, "must not carry a query"),
-        ({"ADS_CONNECT_TIMEOUT": "soon"}, "ADS_CONNECT_TIMEOUT='soon': not a number of seconds"),
-        ({"ADS_READ_TIMEOUT": "0"}, "ADS_READ_TIMEOUT='0': must be more than 0"),
-        ({"ADS_READ_TIMEOUT": "-1"}, "ADS_READ_TIMEOUT='-1'"),
-        ({"ADS_READ_TIMEOUT": "nan"}, "ADS_READ_TIMEOUT='nan'"),
-        ({"ADS_READ_TIMEOUT": "600"}, "at most 30 seconds"),
-    ],
-)
-def test_bad_settings_are_refused_with_a_clear_message(environ, message):
-    from shopcommon.settings import SettingError, read_settings
-    from storefront.settings import AdsSettings
-
-    with pytest.raises(SettingError) as caught:
-        read_settings(AdsSettings, environ)
-    assert message in str(caught.value)
-    assert "\n" not in str(caught.value)
-
-
-def test_settings_defaults_and_env(monkeypatch):
-    from shopcommon.settings import read_settings
-    from storefront.settings import AdsSettings
-
-    defaults = read_settings(AdsSettings, {})
-    assert (defaults.url, defaults.connect_timeout, defaults.read_timeout) == (
-        "http://advertisements:5002",
-        0.5,
-        1.5,
-    )
-    monkeypatch.setenv("ADS_URL", "http://127.0.0.1:5002/")
-    monkeypatch.setenv("ADS_READ_TIMEOUT", "2.5")
-    from_env = read_settings(AdsSettings)
-    assert (from_env.url, from_env.read_timeout) == ("http://127.0.0.1:5002", 2.5)
 
 
 def test_create_app_refuses_bad_settings(make_app):
