@@ -88,12 +88,23 @@ def test_product_page_has_a_breadcrumb_and_related_products(client):
     assert {card["data-category"] for card in _cards(html)} == {"apparel"}
 
 
-@pytest.mark.parametrize("path", ["/products/no-such-thing", "/products/CHEF-KNIFE", "/products/a%20b"])
-def test_unknown_product_is_a_404_page(client, path):
-    response = client.get(path)
-    assert response.status_code == 404
-    assert response.mimetype == "text/html"
-    assert "We have no product at this address." in response.get_data(as_text=True)
+NO_PRODUCT = "We have no product at this address."
+
+
+@pytest.mark.parametrize(("method", "path", "status", "shown", "allowed"), [
+    ("GET", "/products/no-such-thing", 404, NO_PRODUCT, None),
+    ("GET", "/products/CHEF-KNIFE", 404, NO_PRODUCT, None),
+    ("GET", "/products/a%20b", 404, NO_PRODUCT, None),
+    ("GET", "/products/nope/image.svg", 404, NO_PRODUCT, None),
+    ("GET", "/no/such/page", 404, "Back to the shop", None),
+    ("POST", "/", 405, "Method Not Allowed", {"GET", "HEAD", "OPTIONS"}),
+])
+def test_a_client_error_is_an_html_page_saying_what_went_wrong(client, method, path, status, shown, allowed):
+    response = client.open(path, method=method)
+    assert (response.status_code, response.mimetype) == (status, "text/html")
+    assert shown in response.get_data(as_text=True)
+    # A 405 keeps the header that says what would work.
+    assert (set(response.headers["Allow"].split(", ")) if "Allow" in response.headers else None) == allowed
 
 
 def test_product_image_is_a_cacheable_svg(client):
@@ -143,24 +154,6 @@ def test_product_pictures_are_built_once():
 
     knife = get_product("chef-knife")
     assert product_picture(knife) is product_picture(knife)
-
-
-def test_unknown_product_image_is_404(client):
-    assert client.get("/products/nope/image.svg").status_code == 404
-
-
-def test_unknown_path_is_a_404_page(client):
-    response = client.get("/no/such/page")
-    assert response.status_code == 404
-    assert response.mimetype == "text/html"
-    assert "Back to the shop" in response.get_data(as_text=True)
-
-
-def test_wrong_method_is_a_405_page_with_allow(client):
-    response = client.post("/")
-    assert response.status_code == 405
-    assert response.mimetype == "text/html"
-    assert "GET" in response.headers["Allow"]
 
 
 def test_stylesheet_is_served(client):
