@@ -27,6 +27,7 @@ def _for(category: str, ad_id: str, title: str, text: str) -> Ad:
     return Ad(ad_id, title, text, category, f"/?category={category}")
 
 
+# One ad a row: the rows of this table look alike by design.
 ADS: tuple[Ad, ...] = (
     _house("free-shipping", "Free shipping", "Free delivery on every order over $50, all year round."),
     _house("seasonal-sale", "Seasonal sale", "Up to 30% off across the shop while the season lasts."),
