@@ -15,7 +15,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from ads.settings import AdsServiceSettings
 from mesh.meshkit import MeshUp, shop_with_database
+from shopcommon.serving import ServingSettings
+from shopcommon.settings import setting_variables
+from storefront.settings import StorefrontSettings
 from testkit import summary
 from testkit.conformance import KINDS as CONFORMANCE_KINDS
 from testkit.conformance import conformance_kind, conformance_line
@@ -27,9 +31,8 @@ pytest_plugins = ("testkit.guard", "testkit.grouping", "pytester")
 # Settings the services (and `localmesh up`) read from the environment: the developer's shell must
 # not decide what a test gets. A test sets what it needs with monkeypatch.
 SERVICE_SETTINGS = (
-    "ADS_URL", "ADS_CONNECT_TIMEOUT", "ADS_READ_TIMEOUT", "ADS_VERSION", "SECRET_KEY", "DD_VERSION",
-    "SESSION_COOKIE_SECURE", "DATABASE_URL", "AB_MODE", "AB_SHARE", "EXPERIMENT_BASELINE_CTR",
-    "EXPERIMENT_MDE", "EXPERIMENT_BUFFER", "EXPERIMENT_WRITE_INTERVAL", "LOCALMESH_TRACE_AGENT",
+    *setting_variables(StorefrontSettings), *setting_variables(AdsServiceSettings),
+    *setting_variables(ServingSettings), "LOCALMESH_TRACE_AGENT",
 )
 
 _conformance: dict = {kind: {"passed": 0, "failed": 0, "skipped": []} for kind in CONFORMANCE_KINDS}
