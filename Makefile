@@ -59,7 +59,7 @@ FAST_TESTS := not envoy and not containers and not browser and not postgres and 
 # failure, and no other checkout's pytest cleans them away meanwhile.
 TEST_TMP := $(or $(TMPDIR),/tmp)/shop-tests-$(shell printf %s "$(CURDIR)" | cksum | cut -d" " -f1)
 
-test: $(STAMP) ## Run the whole suite in parallel (about 8 min on 2 shared cores)
+test: $(STAMP) ## Run the whole suite in parallel (about 7 min on 2 shared cores)
 	@echo "Temporary files and logs of this run: $(TEST_TMP)"
 	$(BIN)/pytest -n $(TEST_WORKERS) --basetemp=$(TEST_TMP)
 
