@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,10 +70,12 @@ def burst(url: str, seconds: int, connections: int) -> dict:
 
 
 def combine(bursts: list) -> dict:
-    """One mode's bursts as one run: throughput over their whole time, the median burst's p99."""
+    """One mode's bursts as one run: throughput over their whole time and each turn's, the median
+    burst's p99."""
     p99s = sorted(b["p99_ms"] for b in bursts)
     requests = sum(b["requests"] for b in bursts)
-    return {"rps": requests / sum(b["seconds"] for b in bursts), "p99_ms": p99s[len(p99s) // 2],
+    return {"rps": requests / sum(b["seconds"] for b in bursts), "turn_rps": [b["rps"] for b in bursts],
+            "p99_ms": p99s[len(p99s) // 2],
             "requests": requests, "non_2xx": sum(b["non_2xx"] for b in bursts),
             "socket_errors": "; ".join(sorted({b["socket_errors"] for b in bursts if b["socket_errors"]}))}
 
@@ -120,7 +123,8 @@ def stack(mode: str, workdir: Path) -> Iterator[tuple]:
 def measure(seconds: int, connections: int, rounds: int = ROUNDS) -> dict:
     """Every mode's stack runs at once; wrk drives them in turn, rounds times, seconds each in all.
 
-    Taking turns spreads whatever else the machine does over the three modes alike."""
+    Taking turns, in alternating order, spreads whatever else the machine does over the three
+    modes alike."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tracing-bench-") as tmp, ExitStack() as stacks:
         running = {mode: stacks.enter_context(stack(mode, Path(tmp) / mode)) for mode in MODES}
@@ -128,9 +132,10 @@ def measure(seconds: int, connections: int, rounds: int = ROUNDS) -> dict:
             for _ in range(WARM_UP_VIEWS):  # templates compiled, pools filled
                 get_page(shop.gateway + PATH)
         bursts: dict = {mode: [] for mode in MODES}
-        for _ in range(rounds):
-            for mode, (shop, _) in running.items():
-                bursts[mode].append(burst(shop.gateway + PATH, max(1, seconds // rounds), connections))
+        for index in range(rounds):
+            for mode in MODES if index % 2 == 0 else MODES[::-1]:
+                gateway = running[mode][0].gateway
+                bursts[mode].append(burst(gateway + PATH, max(1, seconds // rounds), connections))
         results = {mode: combine(runs) for mode, runs in bursts.items()}
         agent = running["agent"][1]
         views = WARM_UP_VIEWS + results["agent"]["requests"]
@@ -160,8 +165,11 @@ def details(results: dict) -> list:
 
 
 def cost_of(results: dict, mode: str) -> float:
-    """The share of the untraced throughput that tracing in mode costs."""
-    return 1 - results[mode]["rps"] / results["off"]["rps"]
+    """The share of the untraced throughput that tracing in mode costs: the median over the turns
+    of 1 - mode's throughput / the untraced one's in the same turn, so that a turn on a busier
+    machine weighs no more than another."""
+    pairs = zip(results[mode]["turn_rps"], results["off"]["turn_rps"])
+    return statistics.median(1 - traced / untraced for traced, untraced in pairs)
 
 
 def main() -> int:
