@@ -152,6 +152,10 @@ def details(results: dict) -> list:
         cost = f"{cost_of(results, mode):.0%}" if mode != "off" else "-"
         row = f"{mode:10} {result['rps']:9.1f} {result['p99_ms']:8.1f} {result['non_2xx']:8d}  {cost}"
         lines.append(f"{row}  {result['socket_errors']}".rstrip())
+    for mode in results:
+        if mode != "off":
+            costs = ", ".join(f"{cost:.0%}" for cost in turn_costs(results, mode))
+            lines.append(f"{mode} cost turn by turn: {costs} (median {cost_of(results, mode):.0%})")
     spans = results.get("agent", {}).get("spans")
     if spans:
         shapes = ", ".join(f"{count} views of {size} spans" for size, count in sorted(spans.items()))
@@ -168,8 +172,13 @@ def cost_of(results: dict, mode: str) -> float:
     """The share of the untraced throughput that tracing in mode costs: the median over the turns
     of 1 - mode's throughput / the untraced one's in the same turn, so that a turn on a busier
     machine weighs no more than another."""
+    return statistics.median(turn_costs(results, mode))
+
+
+def turn_costs(results: dict, mode: str) -> list:
+    """1 - mode's throughput / the untraced one's, turn by turn."""
     pairs = zip(results[mode]["turn_rps"], results["off"]["turn_rps"])
-    return statistics.median(1 - traced / untraced for traced, untraced in pairs)
+    return [1 - traced / untraced for traced, untraced in pairs]
 
 
 def main() -> int:
