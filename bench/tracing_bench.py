@@ -9,9 +9,10 @@ gunicorn with the canary manifests' DD_* settings and worker count, behind one E
 the canary manifests). The three stacks run at once and wrk drives /products/chef-knife on each
 in turn, at full speed (closed loop: -c connections), a few seconds at a time, so that other
 work on the machine weighs on every mode alike. Throughput is wrk's requests over their time;
-p99 (the median turn's) is under saturating load, so it mostly measures queueing. With the agent,
-it also counts the spans of every product page view the agent got; without one, the log lines
-that say spans could not be sent.
+p99 (the median turn's) is under saturating load, so it mostly measures queueing. It also counts
+the CPU time each part of each stack spent per page view. With the agent, it also counts the
+spans of every product page view the agent got; without one, the log lines that say spans could
+not be sent.
 Run by hand: `make bench` (bench/targets.py), or alone: python bench/tracing_bench.py.
 Not a test: numbers depend on the machine.
 """
@@ -19,6 +20,7 @@ Not a test: numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -31,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from mesh_bench import process_tree
 from testkit.processes import free_port
 from tracing.tracekit import ENV, get_page, is_page_view, run_shop, run_test_agent
 
@@ -101,6 +104,28 @@ def missing_agent_lines(shop: object) -> dict:
     return {"apps": apps, "processes": len(shop.services), "envoy": envoy}
 
 
+def process_groups(shop: object, agent: object) -> dict:
+    """The root processes of each part of a stack: the frontend, the ads pods, Envoy, the agent."""
+    groups: dict = {"frontend": [], "ads": [], "envoy": [shop.envoy.process.pid]}
+    for name, service in shop.services.items():
+        groups["frontend" if name == "frontend" else "ads"].append(service.process.pid)
+    if agent is not None:
+        groups["agent"] = [agent.process.pid]
+    return groups
+
+
+def cpu_seconds(roots: list) -> float:
+    """CPU time (user and system) so far of the roots and every process under them."""
+    ticks = 0
+    for pid in (pid for root in roots for pid in process_tree(root)):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def stack(mode: str, workdir: Path) -> Iterator[tuple]:
     """The shop traced as mode says, and its test agent (None without one)."""
@@ -131,12 +156,21 @@ def measure(seconds: int, connections: int, rounds: int = ROUNDS) -> dict:
         for shop, _ in running.values():
             for _ in range(WARM_UP_VIEWS):  # templates compiled, pools filled
                 get_page(shop.gateway + PATH)
+        groups = {mode: process_groups(*running[mode]) for mode in MODES}
+        cpu_before = {mode: {part: cpu_seconds(roots) for part, roots in parts.items()}
+                      for mode, parts in groups.items()}
         bursts: dict = {mode: [] for mode in MODES}
         for index in range(rounds):
             for mode in MODES if index % 2 == 0 else MODES[::-1]:
                 gateway = running[mode][0].gateway
                 bursts[mode].append(burst(gateway + PATH, max(1, seconds // rounds), connections))
         results = {mode: combine(runs) for mode, runs in bursts.items()}
+        for mode in MODES:
+            # From the first turn to the last, idle turns included: a tracer flushes, and the agent
+            # decodes, after the requests that made the spans.
+            results[mode]["cpu_ms_per_view"] = {
+                part: (cpu_seconds(roots) - cpu_before[mode][part]) * 1000 / results[mode]["requests"]
+                for part, roots in groups[mode].items()}
         agent = running["agent"][1]
         views = WARM_UP_VIEWS + results["agent"]["requests"]
         results["agent"]["spans"] = spans_per_page_view(agent.url, views)
@@ -156,6 +190,11 @@ def details(results: dict) -> list:
         if mode != "off":
             costs = ", ".join(f"{cost:.0%}" for cost in turn_costs(results, mode))
             lines.append(f"{mode} cost turn by turn: {costs} (median {cost_of(results, mode):.0%})")
+    for mode, result in results.items():
+        parts = result.get("cpu_ms_per_view")
+        if parts:
+            each = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
+            lines.append(f"{mode} CPU per page view: {sum(parts.values()):.2f} ms ({each})")
     spans = results.get("agent", {}).get("spans")
     if spans:
         shapes = ", ".join(f"{count} views of {size} spans" for size, count in sorted(spans.items()))
