@@ -40,24 +40,40 @@ VERSION_ATTR = re.compile(r'data-ads-version="([^"]+)"')
 PRODUCT_LINK = re.compile(r'href="/products/([a-z0-9-]+)"')
 
 
+def with_private_store(files: list, folder: Path, database_url: str) -> list:
+    """files, where a Deployment reads DATABASE_URL from a Secret (the frontend's optional one) gets
+    database_url instead, in a copy written into folder. Without it every frontend a test starts
+    would share the checkout's SQLite file in services/frontend/instance/: tests running side by
+    side would count each other's impressions, and `make test` would add to a developer's data."""
+    result = []
+    for path in map(Path, files):
+        documents = list(yaml.safe_load_all(path.read_text()))
+        changed = False
+        for doc in documents:
+            if not (doc and doc.get("kind") == "Deployment"):
+                continue
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                env = container.get("env") or []
+                # A value a test set itself stays; only the manifests' Secret reference is replaced.
+                if any(e.get("name") == "DATABASE_URL" and "value" not in e for e in env):
+                    others = [e for e in env if e.get("name") != "DATABASE_URL"]
+                    container["env"] = [{"name": "DATABASE_URL", "value": database_url}, *others]
+                    changed = True
+        if not changed:
+            result.append(path)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / path.name
+        copy.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+        result.append(copy)
+    return result
+
+
 def shop_with_database(folder: Path, database_url: str) -> list:
     """`make run`'s manifests (CANARY), with the frontend's DATABASE_URL set to database_url instead
     of the Secret, so a test neither reads nor wipes the data of a `make run` on the same checkout.
     The changed frontend manifest is written into folder; the paths to pass to `localmesh up`."""
-    folder.mkdir(parents=True)
-    files = []
-    for path in CANARY:
-        if path.name != "frontend.yaml":
-            files.append(path)
-            continue
-        documents = list(yaml.safe_load_all(path.read_text()))
-        for doc in documents:
-            if doc and doc.get("kind") == "Deployment":
-                (container,) = doc["spec"]["template"]["spec"]["containers"]
-                env = [e for e in container["env"] if e["name"] != "DATABASE_URL"]
-                container["env"] = [{"name": "DATABASE_URL", "value": database_url}, *env]
-        files.append(folder / path.name)
-        files[-1].write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    files = with_private_store(CANARY, folder, database_url)
     assert folder / "frontend.yaml" in files, "make run's manifests have no frontend.yaml"
     return files
 
@@ -84,7 +100,10 @@ class MeshUp:
         command = [*LOCALMESH, "up", "--state-dir", str(self.state), "--free-listener-ports",
                    "--gateway-port", str(self.gateway_port), "--admin-port", str(self.admin_port),
                    "--log-files-only", *extra_args]
-        for file in files:
+        self._tmp = tmp
+        self._copies = 0
+        self.database_url = f"sqlite:///{tmp / 'experiment.sqlite3'}"
+        for file in self._private(files):
             command += ["-f", str(file)]
         env = {**os.environ, **(extra_env or {})}
         self._log = open(self.log_path, "a")
@@ -122,8 +141,13 @@ class MeshUp:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(*args, state=self.state)
 
+    def _private(self, files: list) -> list:
+        """files with this mesh's own experiment store (see with_private_store)."""
+        self._copies += 1
+        return with_private_store(files, self._tmp / f"manifests-{self._copies}", self.database_url)
+
     def apply(self, *files: Path) -> str:
-        result = self.cli("apply", *[a for f in files for a in ("-f", str(f))])
+        result = self.cli("apply", *[a for f in self._private(list(files)) for a in ("-f", str(f))])
         assert result.returncode == 0, f"apply failed: {result.stdout}{result.stderr}"
         return result.stdout
 
